@@ -1,0 +1,211 @@
+"""Typed chip facts: blocks, fields, key purposes, controller registers and timings.
+
+A chip is data (`chips/data/<chip>.yaml`); these frozen models are what the rest of
+fusebook sees of it. Nothing here talks to a chip: the models only answer questions such
+as "which bits does KEY_PURPOSE_0 occupy" or "which bit of WR_DIS protects BLOCK_KEY2".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from fusebook.errors import InputError, did_you_mean
+
+#: Field value types, as espefuse names them; `mac` and `keypurpose` are codec classes.
+FIELD_TYPES = ("bool", "uint", "bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One named group of eFuse bits inside one block."""
+
+    name: str
+    block: int
+    word: int
+    pos: int
+    bits: int
+    type: str  # bool | uint | bytes
+    klass: str = ""  # espefuse class: mac, keypurpose, keyblock, bitcount, ...
+    aliases: tuple[str, ...] = ()
+    wr_dis: int | None = None
+    rd_dis: tuple[int, ...] = ()
+    meanings: Mapping[int, str] = field(default_factory=dict)
+    description: str = ""
+    category: str = "config"
+    burnable: bool = True
+
+    @property
+    def start(self) -> int:
+        """Bit offset of the field's least significant bit in its block."""
+        return self.word * 32 + self.pos
+
+    @property
+    def mask(self) -> int:
+        """The field's bits, as a mask over the whole block taken as one integer."""
+        return ((1 << self.bits) - 1) << self.start
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDef:
+    """One eFuse block: where it is read and written, and the bits that protect it."""
+
+    id: int
+    name: str
+    aliases: tuple[str, ...]
+    read_addr: int
+    write_addr: int
+    words: int  # length in 32-bit words of the read registers
+    wr_dis: int | None
+    rd_dis: tuple[int, ...]
+    key_purpose_field: str | None
+    coding: str  # none | rs | esp32 (ESP32's NONE/3/4 chosen by its CODING_SCHEME field)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPurpose:
+    """A value of a KEY_PURPOSE_n field and what it demands of the key it names."""
+
+    name: str
+    value: int
+    digest: bool  # secure-boot digest purposes
+    reverse: bool  # byte order reversed before burning (AES-XTS, ECDSA keys)
+    read_protect: bool  # read protection applied by default
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterUpdate:
+    """Replace the `mask` bits of `register` with `value` (shifted to the mask's LSB)."""
+
+    register: str
+    mask: int
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockErrorLayout:
+    """Where the controller reports read errors of one block after a read command.
+
+    `fail_*` names the register and bit of the uncorrectable-error flag, `count_*` the
+    register, mask and shift of the corrected-error count; either may be absent.
+    """
+
+    fail_register: str | None = None
+    fail_bit: int | None = None
+    count_register: str | None = None
+    count_mask: int | None = None
+    count_shift: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionPart:
+    """A field (or, for ESP32, a constant) contributing bits to the chip revision."""
+
+    field: str
+    shift: int = 0
+
+
+@dataclass(frozen=True)
+class ChipDef:
+    """Everything fusebook knows about one chip type (and revision range of its table)."""
+
+    name: str
+    description: str
+    family: str  # esp32 | esp32xx (the PGM_DATA/CHECK_VALUE controller)
+    mem_size: int
+    base: int
+    registers: Mapping[str, int]
+    constants: Mapping[str, int]
+    blocks: tuple[BlockDef, ...]
+    fields: tuple[FieldDef, ...]
+    key_purposes: tuple[KeyPurpose, ...]
+    postponed: tuple[str, ...]
+    block0_error_registers: tuple[str, ...]
+    block_errors: tuple[BlockErrorLayout, ...]
+    error_registers: tuple[str, ...]
+    timing: Mapping[int, tuple[RegisterUpdate, ...]]
+    revision_major: tuple[RevisionPart, ...]
+    revision_minor: tuple[RevisionPart, ...]
+    rom: Mapping[str, object]
+    variant: str = ""
+    _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
+    _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for f in self.fields:
+            for n in f.names:
+                self._by_name.setdefault(n, f)
+        for b in self.blocks:
+            for n in b.names:
+                self._blocks_by_name.setdefault(n, b)
+
+    # -- look-ups -------------------------------------------------------------------
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    def field(self, name: str) -> FieldDef:
+        """The field called `name` (or one of its aliases); InputError with a hint if none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise InputError(
+                f"{self.name} has no eFuse field {name!r}",
+                hint=did_you_mean(name, list(self._by_name))
+                or f"`fusebook fields {self.name}` lists them",
+            ) from None
+
+    def has_block(self, name: str) -> bool:
+        return name in self._blocks_by_name
+
+    def block(self, name_or_id: str | int) -> BlockDef:
+        if isinstance(name_or_id, int):
+            return self.blocks[name_or_id]
+        try:
+            return self._blocks_by_name[name_or_id]
+        except KeyError:
+            raise InputError(
+                f"{self.name} has no eFuse block {name_or_id!r}",
+                hint=did_you_mean(name_or_id, list(self._blocks_by_name))
+                or f"`fusebook fields {self.name}` lists them",
+            ) from None
+
+    def key_purpose(self, name_or_value: str | int) -> KeyPurpose:
+        for kp in self.key_purposes:
+            if kp.name == name_or_value or kp.value == name_or_value:
+                return kp
+        names = [kp.name for kp in self.key_purposes]
+        raise InputError(
+            f"{self.name} has no key purpose {name_or_value!r}",
+            hint=did_you_mean(str(name_or_value), names) or "known: " + ", ".join(names),
+        )
+
+    def key_purpose_name(self, value: int) -> str:
+        for kp in self.key_purposes:
+            if kp.value == value:
+                return kp.name
+        return "FORBIDDEN_STATE"
+
+    def register(self, name: str) -> int:
+        return self.registers[name]
+
+    @property
+    def key_blocks(self) -> tuple[BlockDef, ...]:
+        return tuple(b for b in self.blocks if b.key_purpose_field)
+
+    def fields_in_block(self, block: int) -> tuple[FieldDef, ...]:
+        return tuple(f for f in self.fields if f.block == block)
+
+    def block_field(self, block: BlockDef) -> FieldDef | None:
+        """The `keyblock` field spanning a whole block (BLOCK_KEY0, BLOCK_USR_DATA, ...)."""
+        for f in self.fields:
+            if f.block == block.id and f.klass == "keyblock" and f.start == 0:
+                return f
+        return None
