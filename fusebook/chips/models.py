@@ -138,6 +138,9 @@ class ChipDef:
     variant: str = ""
     _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
+    _fields_by_block: dict[int, tuple[FieldDef, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for f in self.fields:
@@ -146,6 +149,7 @@ class ChipDef:
         for b in self.blocks:
             for n in b.names:
                 self._blocks_by_name.setdefault(n, b)
+            self._fields_by_block[b.id] = tuple(f for f in self.fields if f.block == b.id)
 
     # -- look-ups -------------------------------------------------------------------
     def has_field(self, name: str) -> bool:
@@ -201,7 +205,7 @@ class ChipDef:
         return tuple(b for b in self.blocks if b.key_purpose_field)
 
     def fields_in_block(self, block: int) -> tuple[FieldDef, ...]:
-        return tuple(f for f in self.fields if f.block == block)
+        return self._fields_by_block.get(block, ())
 
     def block_field(self, block: BlockDef) -> FieldDef | None:
         """The `keyblock` field spanning a whole block (BLOCK_KEY0, BLOCK_USR_DATA, ...)."""

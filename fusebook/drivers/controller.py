@@ -1,0 +1,189 @@
+"""eFuse controller drivers, one per controller family, over a RegisterBus.
+
+`Esp32xxController` drives the PGM_DATA/CHECK_VALUE controller of every chip after the
+ESP32 (one block per program command, `CMD = PGM | block << 2`); `Esp32Controller` drives
+the ESP32's own controller (per-block WDATA registers, one program command for all).
+Both: programming timings for the crystal, program, read command, error registers. The
+same code runs on the virtual chip and, through the ROM link, on silicon.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from fusebook.chips.models import BlockDef, ChipDef
+from fusebook.drivers.bus import RegisterBus
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import BurnError, LinkError
+
+#: The ROM and espefuse give the controller this long to finish a command.
+COMMAND_TIMEOUT_S = 0.25
+#: After a read command the ROM checks eFuse state; espefuse leaves it this long.
+READ_SETTLE_US = 1000
+
+
+@dataclass(frozen=True)
+class BlockStatus:
+    """What the controller reports for one block after a read command."""
+
+    fail: bool
+    errors: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.fail and self.errors == 0
+
+
+class Controller:
+    """Common driver behaviour; subclasses supply the family's program sequence."""
+
+    def __init__(self, bus: RegisterBus, chip: ChipDef, xtal_mhz: int | None = None) -> None:
+        self.bus = bus
+        self.chip = chip
+        self.xtal_mhz = xtal_mhz
+        self._timing_done = False
+
+    # -- reading -------------------------------------------------------------------
+    def read_block_words(self, block: BlockDef) -> list[int]:
+        return [self.bus.read(block.read_addr + 4 * i) for i in range(block.words)]
+
+    def read_errors(self) -> dict[str, int]:
+        regs = self.chip.registers
+        return {name: self.bus.read(regs[name]) for name in self.chip.error_registers}
+
+    def read_image(self) -> EfuseImage:
+        """Every block and the error registers: the complete pre-burn read."""
+        words = [self.read_block_words(b) for b in self.chip.blocks]
+        return EfuseImage.from_words(self.chip, words, self.read_errors())
+
+    def block_status(self, block_id: int, errors: dict[str, int] | None = None) -> BlockStatus:
+        """The fail flag and error count of `block_id` from the error registers."""
+        regs = self.chip.registers
+        read = (lambda name: errors[name]) if errors is not None else (
+            lambda name: self.bus.read(regs[name])
+        )
+        if self.chip.family == "esp32":
+            if block_id == 0:
+                return BlockStatus(False, 0)
+            status = read("EFUSE_REG_DEC_STATUS") & self.chip.constants.get(
+                "EFUSE_REG_DEC_STATUS_MASK", 0xFFF
+            )
+            return BlockStatus(status != 0, 0)
+        if block_id == 0:
+            bits = sum(bin(read(n)).count("1") for n in self.chip.block0_error_registers)
+            return BlockStatus(bits != 0, bits)
+        layout = self.chip.block_errors[block_id]
+        fail = False
+        count = 0
+        if layout.fail_register is not None and layout.fail_bit is not None:
+            fail = bool((read(layout.fail_register) >> layout.fail_bit) & 1)
+        if layout.count_register is not None and layout.count_mask is not None:
+            count = (read(layout.count_register) >> (layout.count_shift or 0)) & layout.count_mask
+        return BlockStatus(fail, count)
+
+    # -- helpers -------------------------------------------------------------------
+    def _update(self, addr: int, mask: int, value: int) -> None:
+        shift = (mask & -mask).bit_length() - 1
+        current = self.bus.read(addr)
+        self.bus.write(addr, (current & ~mask) | ((value << shift) & mask))
+
+    def set_timing(self) -> None:
+        """Programming timings for the crystal, once per session (they do not change)."""
+        if self._timing_done or not self.chip.timing:
+            self._timing_done = True
+            return
+        freq = self.xtal_mhz
+        if freq is None:
+            # No link told us the crystal: the common 40 MHz, or the chip's only one.
+            freq = 40 if 40 in self.chip.timing else next(iter(self.chip.timing))
+        if freq not in self.chip.timing:
+            if True:
+                raise BurnError(
+                    f"{self.chip.description}: no eFuse programming timing for a "
+                    f"{freq} MHz crystal (known: {sorted(self.chip.timing)})"
+                )
+        for step in self.chip.timing[freq]:
+            self._update(self.chip.registers[step.register], step.mask, step.value)
+        self._timing_done = True
+
+    def _wait_idle(self, cmd_reg: int, mask: int) -> None:
+        deadline = time.monotonic() + COMMAND_TIMEOUT_S
+        while True:
+            if self.bus.read(cmd_reg) & mask == 0:
+                return
+            if time.monotonic() > deadline:
+                raise LinkError(
+                    "the eFuse controller did not finish its command in time",
+                    hint="check the chip's power and the link, then re-run: nothing is burned twice",
+                )
+
+    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
+        raise NotImplementedError
+
+
+class Esp32xxController(Controller):
+    """The PGM_DATA/CHECK_VALUE controller (ESP32-S2 and every chip after it)."""
+
+    def _cmd_mask(self) -> int:
+        c = self.chip.constants
+        return c["EFUSE_PGM_CMD"] | c["EFUSE_READ_CMD"]
+
+    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
+        """Load the write registers, program `block`, then run a read command."""
+        regs = self.chip.registers
+        c = self.chip.constants
+        cmd = regs["EFUSE_CMD_REG"]
+        self.set_timing()
+        self._wait_idle(cmd, self._cmd_mask())
+        pgm = regs["EFUSE_PGM_DATA0_REG"]
+        for i, w in enumerate(words):
+            self.bus.write(pgm + 4 * i, w)
+        self.bus.write(regs["EFUSE_CONF_REG"], c["EFUSE_WRITE_OP_CODE"])
+        self.bus.write(cmd, c["EFUSE_PGM_CMD"] | (block.id << 2))
+        self._wait_idle(cmd, self._cmd_mask())
+        # The write registers keep their content after a program; clear the ones we used
+        # so that no stale bit can reach a later program command.
+        for i, w in enumerate(words):
+            if w:
+                self.bus.write(pgm + 4 * i, 0)
+        self.read_command()
+
+    def read_command(self) -> None:
+        regs = self.chip.registers
+        c = self.chip.constants
+        cmd = regs["EFUSE_CMD_REG"]
+        self.bus.write(regs["EFUSE_CONF_REG"], c["EFUSE_READ_OP_CODE"])
+        self.bus.write(cmd, c["EFUSE_READ_CMD"], delay_after_us=READ_SETTLE_US)
+        self._wait_idle(cmd, self._cmd_mask())
+
+
+class Esp32Controller(Controller):
+    """The ESP32's own controller: WDATA registers per block, one program for all."""
+
+    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
+        regs = self.chip.registers
+        c = self.chip.constants
+        cmd = regs["EFUSE_REG_CMD"]
+        self.set_timing()
+        self._wait_idle(cmd, 0xFFFFFFFF)
+        for i, w in enumerate(words):
+            self.bus.write(block.write_addr + 4 * i, w)
+        self.bus.write(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_WRITE"])
+        self.bus.write(cmd, c["EFUSE_CMD_WRITE"])
+        self._wait_idle(cmd, 0xFFFFFFFF)
+        self.read_command()
+
+    def read_command(self) -> None:
+        regs = self.chip.registers
+        c = self.chip.constants
+        cmd = regs["EFUSE_REG_CMD"]
+        self.bus.write(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_READ"])
+        self.bus.write(cmd, c["EFUSE_CMD_READ"], delay_after_us=READ_SETTLE_US)
+        self._wait_idle(cmd, 0xFFFFFFFF)
+
+
+def controller_for(bus: RegisterBus, chip: ChipDef, xtal_mhz: int | None = None) -> Controller:
+    """The driver for `chip`'s controller family."""
+    cls = Esp32Controller if chip.family == "esp32" else Esp32xxController
+    return cls(bus, chip, xtal_mhz)

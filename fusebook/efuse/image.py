@@ -1,0 +1,182 @@
+"""The eFuse image: a chip's blocks as read, as immutable integers.
+
+Each block is one integer: word i of the block's read registers sits at bits 32*i.
+A field is then a shift and a mask away, which keeps planning pure and fast. Protection
+(WR_DIS / RD_DIS) is answered from the image itself, as the silicon applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from fusebook.chips.models import BlockDef, ChipDef, FieldDef
+
+CODING_NONE = "none"
+CODING_34 = "3/4"
+CODING_REPEAT = "repeat"
+CODING_RS = "rs"
+
+
+@dataclass(frozen=True)
+class EfuseImage:
+    """A snapshot of every block of one chip (read values; read-protected data reads 0)."""
+
+    chip: ChipDef
+    blocks: tuple[int, ...]
+    errors: Mapping[str, int] = field(default_factory=dict)
+
+    # -- construction --------------------------------------------------------------
+    @classmethod
+    def blank(cls, chip: ChipDef) -> EfuseImage:
+        return cls(chip, tuple(0 for _ in chip.blocks))
+
+    @classmethod
+    def from_words(
+        cls, chip: ChipDef, words: Iterable[Iterable[int]], errors: Mapping[str, int] | None = None
+    ) -> EfuseImage:
+        blocks = []
+        for ws in words:
+            v = 0
+            for i, w in enumerate(ws):
+                v |= (int(w) & 0xFFFFFFFF) << (32 * i)
+            blocks.append(v)
+        if len(blocks) != len(chip.blocks):
+            raise ValueError(f"{chip.name} has {len(chip.blocks)} blocks, got {len(blocks)}")
+        return cls(chip, tuple(blocks), dict(errors or {}))
+
+    def words(self, block: int) -> tuple[int, ...]:
+        v = self.blocks[block]
+        return tuple((v >> (32 * i)) & 0xFFFFFFFF for i in range(self.chip.blocks[block].words))
+
+    def with_blocks(self, blocks: tuple[int, ...]) -> EfuseImage:
+        return EfuseImage(self.chip, blocks, self.errors)
+
+    # -- fields --------------------------------------------------------------------
+    def raw(self, f: FieldDef | str) -> int:
+        fd = self.chip.field(f) if isinstance(f, str) else f
+        return (self.blocks[fd.block] >> fd.start) & ((1 << fd.bits) - 1)
+
+    @property
+    def wr_dis(self) -> int:
+        return self.raw("WR_DIS")
+
+    @property
+    def rd_dis(self) -> int:
+        return self.raw("RD_DIS")
+
+    # -- protection ----------------------------------------------------------------
+    def _protect_bits(self, name: str) -> tuple[int | None, tuple[int, ...]]:
+        if self.chip.has_field(name):
+            f = self.chip.field(name)
+            return f.wr_dis, f.rd_dis
+        b = self.chip.block(name)
+        return b.wr_dis, b.rd_dis
+
+    def writeable(self, name: str) -> bool:
+        """False once the WR_DIS bit guarding `name` (a field or block name) is burned."""
+        wr, _ = self._protect_bits(name)
+        return wr is None or not (self.wr_dis >> wr) & 1
+
+    def readable(self, name: str) -> bool:
+        """False once any RD_DIS bit guarding `name` is burned (its data then reads as 0)."""
+        _, rd = self._protect_bits(name)
+        rd_dis = self.rd_dis if rd else 0
+        return not any((rd_dis >> b) & 1 for b in rd)
+
+    def block_writeable(self, block: BlockDef) -> bool:
+        return block.wr_dis is None or not (self.wr_dis >> block.wr_dis) & 1
+
+    def block_readable(self, block: BlockDef) -> bool:
+        return not any((self.rd_dis >> b) & 1 for b in block.rd_dis)
+
+    def field_writeable(self, f: FieldDef) -> bool:
+        """A field is writeable if neither its own WR_DIS bit nor its block's is burned."""
+        wr = self.wr_dis
+        if f.wr_dis is not None and (wr >> f.wr_dis) & 1:
+            return False
+        b = self.chip.blocks[f.block]
+        return b.wr_dis is None or not (wr >> b.wr_dis) & 1
+
+    def field_readable(self, f: FieldDef) -> bool:
+        rd = self.rd_dis
+        if any((rd >> b) & 1 for b in f.rd_dis):
+            return False
+        return not any((rd >> b) & 1 for b in self.chip.blocks[f.block].rd_dis)
+
+    # -- coding --------------------------------------------------------------------
+    def coding(self, block: BlockDef | int) -> str:
+        """The coding scheme of `block` on this chip, as the silicon will apply it."""
+        b = self.chip.blocks[block] if isinstance(block, int) else block
+        if b.coding == "none":
+            return CODING_NONE
+        if b.coding == "rs":
+            return CODING_RS
+        scheme = self.raw("CODING_SCHEME")
+        return {0: CODING_NONE, 1: CODING_34, 2: CODING_REPEAT, 3: CODING_NONE}[scheme]
+
+    def data_bytes(self, block: BlockDef | int) -> int:
+        """How many data bytes the block holds under its coding scheme."""
+        b = self.chip.blocks[block] if isinstance(block, int) else block
+        c = self.coding(b)
+        if c == CODING_34:
+            return 24
+        if c == CODING_REPEAT:
+            return 16
+        return b.words * 4
+
+    def block_bytes(self, block: int) -> bytes:
+        """The block's data as stored (little-endian words), trimmed to its data length."""
+        b = self.chip.blocks[block]
+        raw = self.blocks[block].to_bytes(b.words * 4, "little")
+        return raw[: self.data_bytes(b)]
+
+    # -- identity ------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        """major*100 + minor, as espefuse and ESP-IDF count chip revisions."""
+        return self.revision_major * 100 + self.revision_minor
+
+    def _parts(self, parts: tuple) -> int:
+        v = 0
+        for p in parts:
+            if self.chip.has_field(p.field):
+                v |= self.raw(p.field) << p.shift
+        return v
+
+    @property
+    def revision_major(self) -> int:
+        v = self._parts(self.chip.revision_major)
+        if self.chip.family == "esp32":
+            # CHIP_VER_REV1/REV2 give v0, v1, v2; telling v3 from v2 takes the APB_CTL_DATE
+            # register outside the eFuse block, which an image does not hold.
+            v = {0: 0, 1: 1, 3: 2}.get(v, 0)
+        return v
+
+    @property
+    def revision_minor(self) -> int:
+        return self._parts(self.chip.revision_minor)
+
+    def digest(self) -> str:
+        """SHA-256 over the chip name and every block: binds saved plans to a chip state."""
+        import hashlib
+
+        h = hashlib.sha256(self.chip.name.encode())
+        for i, b in enumerate(self.chip.blocks):
+            h.update(self.blocks[i].to_bytes(b.words * 4, "little"))
+        return h.hexdigest()
+
+    def as_read(self) -> EfuseImage:
+        """The image as software reads it: read-protected blocks and fields are zero."""
+        rd = self.rd_dis
+        if not rd:
+            return self
+        blocks = list(self.blocks)
+        for blk in self.chip.blocks:
+            if blk.rd_dis and any((rd >> b) & 1 for b in blk.rd_dis):
+                blocks[blk.id] = 0
+                continue
+            for f in self.chip.fields_in_block(blk.id):
+                if f.rd_dis and any((rd >> b) & 1 for b in f.rd_dis):
+                    blocks[blk.id] &= ~f.mask
+        return self.with_blocks(tuple(blocks))

@@ -1,0 +1,515 @@
+"""Recipe steps compiled into bit requests, with espefuse's semantics per command.
+
+An `Operation` is one rendered step (kind + concrete arguments + where it came from).
+`requests_for` turns it into `Request`s: "these bits of this block must end up with these
+values" (exact) or "these bits must be set" (or-mode, for protection bits and burn_bit).
+Reading the image is allowed here (burn_key looks at the current key purpose); nothing is
+written: that is the planner's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fusebook.chips.models import BlockDef, ChipDef, FieldDef
+from fusebook.efuse import codecs
+from fusebook.efuse.image import CODING_34, EfuseImage
+from fusebook.errors import InputError, PlanError, SourceLocation
+from fusebook.plan.model import Origin, PlanWarning
+from fusebook.secret import Secret
+
+STEP_KINDS = (
+    "burn_efuse",
+    "burn_custom_mac",
+    "burn_key",
+    "burn_key_digest",
+    "burn_block_data",
+    "burn_bit",
+    "write_protect_efuse",
+    "read_protect_efuse",
+    "set_flash_voltage",
+)
+
+#: Key purposes that take two key blocks: (first half purpose, second half purpose).
+SPLIT_PURPOSES = {
+    "XTS_AES_256_KEY": ("XTS_AES_256_KEY_1", "XTS_AES_256_KEY_2"),
+    "XTS_AES_256_PSRAM_KEY": ("XTS_AES_256_PSRAM_KEY_1", "XTS_AES_256_PSRAM_KEY_2"),
+    "ECDSA_KEY_P384": ("ECDSA_KEY_P384_H", "ECDSA_KEY_P384_L"),
+}
+
+#: Flash voltage regulator fields per chip family naming (ESP32: SDIO, others: SPI).
+FLASH_VOLTAGE_FIELDS = (
+    ("XPD_SDIO_FORCE", "XPD_SDIO_REG", "XPD_SDIO_TIEH"),
+    ("VDD_SPI_FORCE", "VDD_SPI_XPD", "VDD_SPI_TIEH"),
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One rendered recipe step."""
+
+    kind: str
+    args: Any
+    label: str = ""
+    location: SourceLocation | None = None
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.label or self.kind, self.location)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Bits one step wants in one block."""
+
+    block: int
+    mask: int
+    value: int
+    exact: bool
+    name: str
+    origin: Origin
+    secret: bool = False
+    guard: str | None = None  # field or block whose write protection forbids this change
+
+
+@dataclass
+class Compiled:
+    """What the operations of one recipe ask of one chip."""
+
+    requests: list[Request] = field(default_factory=list)
+    warnings: list[PlanWarning] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    key_fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+def _err(op: Operation, message: str, hint: str | None = None, cls: type = InputError) -> Exception:
+    return cls(f"{op.origin.step}: {message}", location=op.location, hint=hint)
+
+
+def _wrap(op: Operation, e: InputError) -> InputError:
+    """Attach the step's location to an error raised by a value codec."""
+    if e.location is None:
+        e.location = op.location
+    return e
+
+
+class _Compiler:
+    def __init__(self, chip: ChipDef, image: EfuseImage) -> None:
+        self.chip = chip
+        self.image = image
+        self.out = Compiled()
+        self.key_blocks_used: set[int] = set()
+
+    # -- helpers -------------------------------------------------------------------
+    def field(self, op: Operation, name: str) -> FieldDef:
+        try:
+            return self.chip.field(str(name))
+        except InputError as e:
+            raise _wrap(op, e) from None
+
+    def block(self, op: Operation, name: Any) -> BlockDef:
+        try:
+            if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
+                idx = int(name)
+                if not 0 <= idx < len(self.chip.blocks):
+                    raise InputError(f"{self.chip.name} has no block {idx}")
+                return self.chip.blocks[idx]
+            return self.chip.block(str(name))
+        except InputError as e:
+            raise _wrap(op, e) from None
+
+    def set_field(self, op: Operation, f: FieldDef, raw: int, *, secret: bool = False) -> None:
+        if f.name in ("WR_DIS", "RD_DIS"):
+            self.or_bits(op, f.block, raw << f.start, f.name, guard=f.name)
+            return
+        self.out.requests.append(
+            Request(f.block, f.mask, raw << f.start, True, f.name, op.origin, secret, guard=f.name)
+        )
+
+    def or_bits(self, op: Operation, block: int, bits: int, name: str, guard: str | None) -> None:
+        if bits:
+            self.out.requests.append(Request(block, bits, bits, False, name, op.origin, guard=guard))
+
+    def wr_dis(self, op: Operation, bit: int) -> None:
+        self.or_bits(op, 0, bit_of(self.chip, "WR_DIS", bit), "WR_DIS", guard="WR_DIS")
+
+    def rd_dis(self, op: Operation, bits: tuple[int, ...]) -> None:
+        v = 0
+        for b in bits:
+            v |= 1 << b
+        f = self.chip.field("RD_DIS")
+        self.or_bits(op, 0, v << f.start, "RD_DIS", guard="RD_DIS")
+
+    # -- steps ---------------------------------------------------------------------
+    def compile(self, op: Operation) -> None:
+        handler = getattr(self, "_" + op.kind, None)
+        if handler is None:
+            raise _err(op, f"unknown step {op.kind!r}")
+        handler(op)
+
+    def _burn_efuse(self, op: Operation) -> None:
+        if not isinstance(op.args, dict) or not op.args:
+            raise _err(op, "burn_efuse takes a mapping of field names to values")
+        for name, value in op.args.items():
+            f = self.field(op, name)
+            if not f.burnable:
+                raise _err(op, f"{f.name} is computed or read-only and cannot be burned")
+            try:
+                raw = codecs.encode_value(self.chip, f, value)
+            except InputError as e:
+                raise _wrap(op, e) from None
+            if raw == 0:
+                raise _err(
+                    op,
+                    f"burning {f.name} to 0 changes nothing (eFuse bits only go 0 -> 1)",
+                    hint="leave the field out, or skip the step with `when:`",
+                )
+            if f.klass == "keypurpose":
+                self._check_purpose_quirks(op, f, raw)
+            self.set_field(op, f, raw)
+
+    def _check_purpose_quirks(self, op: Operation, f: FieldDef, raw: int) -> None:
+        name = self.chip.key_purpose_name(raw)
+        if self.chip.name == "esp32c3" and f.name == "KEY_PURPOSE_5" and name.startswith("XTS_AES"):
+            raise _err(
+                op,
+                "KEY_PURPOSE_5 cannot hold an XTS_AES key on ESP32-C3 (a silicon erratum)",
+                hint="use another key block",
+                cls=PlanError,
+            )
+
+    def _burn_custom_mac(self, op: Operation) -> None:
+        if not self.chip.has_field("CUSTOM_MAC"):
+            raise _err(op, f"{self.chip.description} has no custom MAC field")
+        f = self.chip.field("CUSTOM_MAC")
+        mac = op.args
+        try:
+            data = codecs.parse_mac(mac)
+            raw = codecs.mac_bytes_to_raw(f, data)
+        except InputError as e:
+            raise _wrap(op, e) from None
+        self.set_field(op, f, raw)
+        if self.chip.family == "esp32":
+            version = self.chip.field("MAC_VERSION")
+            current = self.image.raw(version)
+            if current == 0:
+                self.set_field(op, version, 1)
+            elif current != 1:
+                raise _err(op, f"MAC_VERSION is {current}; a custom MAC needs 0 or 1", cls=PlanError)
+            self.set_field(op, self.chip.field("CUSTOM_MAC_CRC"), codecs.crc8_custom_mac(data))
+
+    def _burn_bit(self, op: Operation) -> None:
+        args = op.args if isinstance(op.args, dict) else {}
+        blk = self.block(op, args.get("block"))
+        bits = args.get("bits")
+        if not isinstance(bits, list) or not bits:
+            raise _err(op, "burn_bit needs `bits: [n, ...]`")
+        size = self.image.data_bytes(blk) * 8
+        v = 0
+        for b in bits:
+            if not isinstance(b, int) or isinstance(b, bool) or not 0 <= b < size:
+                raise _err(op, f"bit {b!r} is outside {blk.name} (0..{size - 1})")
+            v |= 1 << b
+        self.or_bits(op, blk.id, v, blk.name, guard=blk.name)
+
+    def _data_of(self, op: Operation, args: dict[str, Any], what: str) -> bytes:
+        if "data" in args and args["data"] is not None:
+            value = args["data"]
+        elif "file" in args and args["file"] is not None:
+            value = args["file"]
+            if not isinstance(value, (bytes, Secret)):
+                raise _err(op, f"{what} file {value!r} was not loaded")
+        else:
+            raise _err(op, f"{what} needs `data:` (hex) or `file:`")
+        try:
+            return codecs.parse_hex_bytes(value, what)
+        except InputError as e:
+            raise _wrap(op, e) from None
+
+    def _burn_block_data(self, op: Operation) -> None:
+        args = op.args if isinstance(op.args, dict) else {}
+        blk = self.block(op, args.get("block"))
+        data = self._data_of(op, args, "burn_block_data")
+        offset = args.get("offset", 0) or 0
+        size = self.image.data_bytes(blk)
+        if not isinstance(offset, int) or offset < 0 or offset >= size:
+            raise _err(op, f"offset {offset!r} is outside {blk.name} ({size} bytes)")
+        if offset + len(data) > size:
+            raise _err(
+                op,
+                f"{len(data)} bytes at offset {offset} do not fit {blk.name} ({size} bytes)",
+            )
+        mask = ((1 << (8 * len(data))) - 1) << (8 * offset)
+        value = int.from_bytes(data, "little") << (8 * offset)
+        self.out.requests.append(
+            Request(blk.id, mask, value, True, blk.name, op.origin, False, guard=blk.name)
+        )
+
+    def _burn_key_digest(self, op: Operation) -> None:
+        args = dict(op.args) if isinstance(op.args, dict) else {}
+        if "digest" not in args:
+            raise _err(op, "the key's digest was not computed")
+        args["data"] = args["digest"]
+        if self.chip.family == "esp32":
+            if self.image.coding(1) == CODING_34:
+                raise _err(op, "burn_key_digest needs the NONE coding scheme on ESP32", cls=PlanError)
+            args.setdefault("block", "BLOCK2")
+            args["read_protect"] = False
+            self._burn_key(Operation("burn_key", args, op.label or op.kind, op.location))
+            return
+        if not args.get("purpose"):
+            raise _err(op, "burn_key_digest needs `purpose:` (SECURE_BOOT_DIGEST0/1/2)")
+        kp = self._purpose(op, args["purpose"])
+        if not kp.digest:
+            raise _err(op, f"{kp.name} is not a secure boot digest purpose")
+        self._burn_key(Operation("burn_key", args, op.label or op.kind, op.location))
+
+    def _purpose(self, op: Operation, name: Any):
+        try:
+            return self.chip.key_purpose(str(name))
+        except InputError as e:
+            raise _wrap(op, e) from None
+
+    def _burn_key(self, op: Operation) -> None:
+        args = op.args if isinstance(op.args, dict) else {}
+        if self.chip.family == "esp32":
+            self._burn_key_esp32(op, args)
+            return
+        blk = self.block(op, args.get("block"))
+        if not blk.key_purpose_field:
+            keys = ", ".join(b.name for b in self.chip.key_blocks)
+            raise _err(op, f"{blk.name} is not a key block", hint=f"key blocks: {keys}")
+        if not args.get("purpose"):
+            raise _err(op, "burn_key needs `purpose:`")
+        purpose = str(args["purpose"])
+        data = self._data_of(op, args, "burn_key")
+        kfield = self.chip.block_field(blk)
+        nbytes = (kfield.bits // 8) if kfield else blk.words * 4
+        if purpose in SPLIT_PURPOSES:
+            first, second = SPLIT_PURPOSES[purpose]
+            if len(data) != 2 * nbytes:
+                raise _err(op, f"{purpose} takes {2 * nbytes} bytes of key, got {len(data)}")
+            other = self._holding(second) or self._next_free_key_block(op, blk)
+            self._one_key(op, blk, first, data[:nbytes], args)
+            self._one_key(op, other, second, data[nbytes:], args)
+            return
+        if len(data) != nbytes:
+            raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
+                       hint=f"a key file must be {nbytes} bytes ({nbytes * 8} bits) of raw key")
+        self._one_key(op, blk, purpose, data, args)
+
+    def _holding(self, purpose: str) -> BlockDef | None:
+        """The key block already holding `purpose`, so a re-run finds its earlier half."""
+        value = self.chip.key_purpose(purpose).value
+        for b in self.chip.key_blocks:
+            if b.id not in self.key_blocks_used and self.image.raw(b.key_purpose_field or "") == value:
+                return b
+        return None
+
+    def _next_free_key_block(self, op: Operation, blk: BlockDef) -> BlockDef:
+        keys = list(self.chip.key_blocks)
+        start = keys.index(blk)
+        for cand in keys[start + 1 :] + keys[:start]:
+            if cand.id in self.key_blocks_used or cand.id == blk.id:
+                continue
+            pf = self.chip.field(cand.key_purpose_field or "")
+            if (
+                self.image.block_readable(cand)
+                and self.image.block_writeable(cand)
+                and self.image.raw(pf) == 0
+                and self.image.field_writeable(pf)
+                and self.image.blocks[cand.id] == 0
+            ):
+                return cand
+        raise _err(op, "this key takes two free key blocks; only one is free", cls=PlanError)
+
+    def _one_key(self, op: Operation, blk: BlockDef, purpose: str, data: bytes, args: dict) -> None:
+        kp = self._purpose(op, purpose)
+        if kp.value < 0:
+            raise _err(op, f"{purpose} is not a purpose a key block can hold")
+        pf = self.chip.field(blk.key_purpose_field or "")
+        self._check_purpose_quirks(op, pf, kp.value)
+        secret = Secret(data)
+        self.out.key_fingerprints[blk.name] = secret.fingerprint
+        self.key_blocks_used.add(blk.id)
+        if kp.reverse:
+            data = data[::-1]
+        read_protect = kp.read_protect and bool(args.get("read_protect", True))
+        write_protect = bool(args.get("write_protect", True))
+
+        current_purpose = self.image.raw(pf)
+        if not self.image.block_readable(blk):
+            # Content cannot be compared: accept only if everything visible matches.
+            if (
+                current_purpose == kp.value
+                and (not write_protect or not self.image.block_writeable(blk))
+            ):
+                self.out.skipped.append(blk.name)
+                self.out.warnings.append(
+                    PlanWarning(
+                        f"{blk.name} is already burned with purpose {kp.name} and is read-protected: "
+                        "skipped, content unverifiable",
+                        op.origin,
+                    )
+                )
+                return
+            raise _err(
+                op,
+                f"{blk.name} is read-protected and holds purpose "
+                f"{self.chip.key_purpose_name(current_purpose)} (wanted {kp.name}) or other protections",
+                hint="a read-protected key block can never be changed; use another block",
+                cls=PlanError,
+            )
+        self.out.requests.append(
+            Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
+                    blk.name, op.origin, True, guard=blk.name)
+        )
+        if current_purpose != kp.value:
+            if not self.image.field_writeable(pf):
+                raise _err(
+                    op,
+                    f"{pf.name} is write-protected and holds "
+                    f"{self.chip.key_purpose_name(current_purpose)}; cannot set {kp.name}",
+                    cls=PlanError,
+                )
+            self.set_field(op, pf, kp.value)
+            lock_purpose = True
+        else:
+            lock_purpose = self.image.field_writeable(pf)
+        if lock_purpose and pf.wr_dis is not None:
+            self.wr_dis(op, pf.wr_dis)
+        if read_protect and blk.rd_dis:
+            self.rd_dis(op, blk.rd_dis)
+        if write_protect and blk.wr_dis is not None:
+            self.wr_dis(op, blk.wr_dis)
+
+    def _burn_key_esp32(self, op: Operation, args: dict) -> None:
+        name = str(args.get("block", ""))
+        blk = self.block(op, name)
+        if blk.id == 0:
+            raise _err(op, "BLOCK0 is not a key block", hint="key blocks: BLOCK1, BLOCK2, BLOCK3")
+        data = self._data_of(op, args, "burn_key")
+        nbytes = self.image.data_bytes(blk)
+        if len(data) != nbytes:
+            raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        secret = Secret(data)
+        self.out.key_fingerprints[blk.name] = secret.fingerprint
+        if name in ("flash_encryption", "secure_boot_v1"):
+            data = data[::-1]
+        read_protect = bool(args.get("read_protect", name in ("flash_encryption", "secure_boot_v1")))
+        write_protect = bool(args.get("write_protect", True))
+        if not self.image.block_readable(blk):
+            if not write_protect or not self.image.block_writeable(blk):
+                self.out.skipped.append(blk.name)
+                self.out.warnings.append(
+                    PlanWarning(f"{blk.name} is already read-protected: skipped, content unverifiable",
+                                op.origin)
+                )
+                return
+            raise _err(op, f"{blk.name} is read-protected; its content cannot be changed",
+                       cls=PlanError)
+        self.out.requests.append(
+            Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
+                    blk.name, op.origin, True, guard=blk.name)
+        )
+        if read_protect and blk.rd_dis:
+            self.rd_dis(op, blk.rd_dis)
+        if write_protect and blk.wr_dis is not None:
+            self.wr_dis(op, blk.wr_dis)
+
+    def _protect_targets(self, op: Operation) -> list[str]:
+        names = op.args
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names:
+            raise _err(op, f"{op.kind} takes a list of field or block names")
+        return [str(n) for n in names]
+
+    def _bits_for(self, op: Operation, name: str, which: str) -> tuple[int | None, tuple[int, ...], str]:
+        if self.chip.has_field(name):
+            f = self.chip.field(name)
+            return f.wr_dis, f.rd_dis, f.name
+        if self.chip.has_block(name):
+            b = self.chip.block(name)
+            return b.wr_dis, b.rd_dis, b.name
+        self.field(op, name)  # raises with did-you-mean
+        raise AssertionError
+
+    def _write_protect_efuse(self, op: Operation) -> None:
+        for name in self._protect_targets(op):
+            wr, _, canonical = self._bits_for(op, name, "write")
+            if wr is None:
+                raise _err(op, f"{canonical} has no write-disable bit")
+            sharing = sorted(
+                {f.name for f in self.chip.fields if f.wr_dis == wr}
+                | {b.name for b in self.chip.blocks if b.wr_dis == wr}
+            )
+            if len(sharing) > 1:
+                self.out.warnings.append(
+                    PlanWarning(
+                        f"WR_DIS bit {wr} protects {canonical} together with: "
+                        + ", ".join(n for n in sharing if n != canonical),
+                        op.origin,
+                    )
+                )
+            self.wr_dis(op, wr)
+
+    def _read_protect_efuse(self, op: Operation) -> None:
+        for name in self._protect_targets(op):
+            _, rd, canonical = self._bits_for(op, name, "read")
+            if not rd:
+                raise _err(op, f"{canonical} has no read-disable bit")
+            if self.chip.has_block(name):
+                blk = self.chip.block(name)
+                if blk.key_purpose_field and self.chip.has_field(blk.key_purpose_field):
+                    raw = self.image.raw(blk.key_purpose_field)
+                    kp_name = self.chip.key_purpose_name(raw)
+                    kps = [k for k in self.chip.key_purposes if k.value == raw]
+                    if kps and not kps[0].read_protect:
+                        raise _err(
+                            op,
+                            f"{canonical} holds a {kp_name} key, which must stay readable",
+                            cls=PlanError,
+                        )
+                if self.chip.family == "esp32" and blk.id == 2:
+                    if self.image.raw("ABS_DONE_1"):
+                        raise _err(op, "secure boot v2 is on: BLOCK2 must stay readable",
+                                   cls=PlanError)
+                    self.out.warnings.append(
+                        PlanWarning("if BLOCK2 holds a secure boot v2 digest it must stay readable",
+                                    op.origin)
+                    )
+            self.rd_dis(op, rd)
+
+    def _set_flash_voltage(self, op: Operation) -> None:
+        voltage = str(op.args).upper()
+        if voltage not in ("1.8V", "3.3V", "OFF"):
+            raise _err(op, f"flash voltage {op.args!r} is not one of 1.8V, 3.3V, OFF")
+        for force, reg, tieh in FLASH_VOLTAGE_FIELDS:
+            if self.chip.has_field(force) and self.chip.has_field(reg) and self.chip.has_field(tieh):
+                break
+        else:
+            raise _err(op, f"{self.chip.description} has no flash voltage regulator eFuses")
+        if voltage == "OFF" and self.image.raw(reg):
+            raise _err(op, f"cannot turn the regulator OFF: {reg} is already burned", cls=PlanError)
+        if voltage == "1.8V" and self.image.raw(tieh):
+            raise _err(op, f"cannot set 1.8V: {tieh} is already burned", cls=PlanError)
+        self.set_field(op, self.chip.field(force), 1)
+        if voltage != "OFF":
+            self.set_field(op, self.chip.field(reg), 1)
+        if voltage == "3.3V":
+            self.set_field(op, self.chip.field(tieh), 1)
+
+
+def bit_of(chip: ChipDef, field_name: str, bit: int) -> int:
+    """The block-integer mask of bit `bit` inside field `field_name`."""
+    return 1 << (chip.field(field_name).start + bit)
+
+
+def compile_operations(chip: ChipDef, image: EfuseImage, ops: list[Operation]) -> Compiled:
+    """All requests of `ops` against `image` (errors carry the step's location)."""
+    c = _Compiler(chip, image)
+    for op in ops:
+        c.compile(op)
+    return c.out

@@ -1,0 +1,201 @@
+"""The planner: from bit requests and a chip image to an ordered, checked burn plan.
+
+Rules (SPEC §2, "Planner rules"): bits only go 0 → 1; what is already burned is a no-op;
+two steps wanting different values of the same bits is an error naming both; write and
+read protection and the coding scheme are checked here, never discovered at burn time;
+blocks are written from the highest to BLOCK0, and BLOCK0's locking fields go in a final,
+separate program, as espefuse does.
+"""
+
+from __future__ import annotations
+
+from fusebook.chips.models import BlockDef, ChipDef
+from fusebook.efuse import codecs, coding
+from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_RS, EfuseImage
+from fusebook.errors import PlanError
+from fusebook.plan.model import BlockWrite, BurnPlan, FieldChange
+from fusebook.plan.operations import Compiled, Request
+from fusebook.secret import Secret
+
+
+def _describe(chip: ChipDef, r: Request, block_value: int) -> object:
+    """A request's bits in the user's words (a field value, or hex for block data)."""
+    if r.secret:
+        return "<secret>"
+    if chip.has_field(r.name) and chip.field(r.name).block == r.block:
+        f = chip.field(r.name)
+        return codecs.decode_value(chip, f, (block_value >> f.start) & ((1 << f.bits) - 1))
+    lo = (r.mask & -r.mask).bit_length() - 1
+    width = (r.mask >> lo).bit_length()
+    nbytes = (width + 7) // 8
+    return ((block_value & r.mask) >> lo).to_bytes(nbytes, "little").hex()
+
+
+def _conflict(a: Request, b: Request, why: str) -> PlanError:
+    related = tuple(x for x in (b.origin.location,) if x is not None)
+    return PlanError(
+        f"steps '{a.origin.step}' and '{b.origin.step}' {why}",
+        location=a.origin.location,
+        related=related,
+        hint="keep one of them, or guard them with `when:` so only one applies",
+    )
+
+
+def _check_conflicts(reqs: list[Request]) -> None:
+    exact = [r for r in reqs if r.exact]
+    for i, a in enumerate(exact):
+        for b in exact[i + 1 :]:
+            overlap = a.mask & b.mask
+            if overlap and (a.value ^ b.value) & overlap:
+                raise _conflict(a, b, f"ask for different values of {a.name}")
+    for r in reqs:
+        if r.exact:
+            continue
+        for e in exact:
+            if r.value & e.mask & ~e.value:
+                raise _conflict(e, r, f"disagree: {r.name} sets bits that {e.name} wants at 0")
+
+
+def _guard_ok(image: EfuseImage, chip: ChipDef, guard: str) -> bool:
+    if chip.has_field(guard):
+        return image.field_writeable(chip.field(guard))
+    return image.block_writeable(chip.block(guard))
+
+
+def _guard_readable(image: EfuseImage, chip: ChipDef, guard: str) -> bool:
+    if chip.has_field(guard):
+        return image.field_readable(chip.field(guard))
+    return image.block_readable(chip.block(guard))
+
+
+def _words_for(image: EfuseImage, blk: BlockDef, bits: int, final: int) -> tuple[int, ...]:
+    """The coded words a program command of `blk` needs to set `bits` (final content `final`)."""
+    scheme = image.coding(blk)
+    nbytes = blk.words * 4
+    if scheme == CODING_RS:
+        return coding.rs_encode(final.to_bytes(nbytes, "little"))
+    if scheme == CODING_34:
+        data = bytearray(24)
+        full = final.to_bytes(nbytes, "little")[:24]
+        new = bits.to_bytes(nbytes, "little")[:24]
+        for g in range(0, 24, coding.GROUP_34):
+            if any(new[g : g + coding.GROUP_34]):
+                data[g : g + coding.GROUP_34] = full[g : g + coding.GROUP_34]
+        return coding.encode_34(bytes(data))
+    return coding.plain_words(bits.to_bytes(nbytes, "little"), blk.words)
+
+
+def _check_coding(image: EfuseImage, blk: BlockDef, new: int, reqs: list[Request]) -> None:
+    scheme = image.coding(blk)
+    current = image.blocks[blk.id]
+    first = next((r for r in reqs if r.value & new), reqs[0])
+    if scheme == CODING_RS and current:
+        raise PlanError(
+            f"{blk.name} is Reed-Solomon coded and already written: it cannot take more bits "
+            f"(step '{first.origin.step}' asks for {first.name})",
+            location=first.origin.location,
+            hint="an RS-coded block is programmed once; write everything it needs in one plan",
+        )
+    if scheme == CODING_REPEAT:
+        raise PlanError(f"{blk.name}: the REPEAT coding scheme is not supported",
+                        location=first.origin.location)
+    if scheme == CODING_34:
+        cur = current.to_bytes(blk.words * 4, "little")
+        nb = new.to_bytes(blk.words * 4, "little")
+        for g in range(0, 24, coding.GROUP_34):
+            if any(nb[g : g + coding.GROUP_34]) and any(cur[g : g + coding.GROUP_34]):
+                raise PlanError(
+                    f"{blk.name} uses 3/4 coding and bytes {g}..{g + 5} are already written: "
+                    f"they cannot take more bits (step '{first.origin.step}')",
+                    location=first.origin.location,
+                    hint="3/4 coding programs each 6-byte group once",
+                )
+
+
+def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan:
+    """The plan that takes `image` to what `compiled` asks for, or a PlanError saying why not."""
+    by_block: dict[int, list[Request]] = {}
+    for r in compiled.requests:
+        by_block.setdefault(r.block, []).append(r)
+
+    new_bits: dict[int, int] = {}
+    changes: list[FieldChange] = []
+    for block_id, reqs in by_block.items():
+        _check_conflicts(reqs)
+        current = image.blocks[block_id]
+        want = 0
+        for r in reqs:
+            want |= r.value
+            if r.exact and current & r.mask & ~r.value:
+                raise PlanError(
+                    f"{r.name}: eFuse bits cannot go from 1 to 0 (on the chip: "
+                    f"{_describe(chip, r, current)}, wanted: {_describe(chip, r, r.value)})",
+                    location=r.origin.location,
+                    hint="this chip already holds another value; it cannot be changed",
+                )
+        new = want & ~current
+        if not new:
+            continue
+        for r in reqs:
+            if not (r.value & ~current & r.mask):
+                continue
+            if r.guard and not _guard_ok(image, chip, r.guard):
+                raise PlanError(
+                    f"{r.name} is write-protected on this chip; step '{r.origin.step}' cannot burn it",
+                    location=r.origin.location,
+                    hint="write protection is permanent; this unit cannot take the change",
+                )
+            if r.guard and not r.secret and not _guard_readable(image, chip, r.guard):
+                raise PlanError(
+                    f"{r.name} is read-protected: its content cannot be compared, so burning it "
+                    "may damage what is there",
+                    location=r.origin.location,
+                )
+            changes.append(
+                FieldChange(r.name, block_id, _describe(chip, r, current),
+                            _describe(chip, r, current | r.value), r.origin, r.secret)
+            )
+        _check_coding(image, chip.blocks[block_id], new, reqs)
+        new_bits[block_id] = new
+
+    writes: list[BlockWrite] = []
+    progress = list(image.blocks)
+    lock_mask = 0
+    for name in chip.postponed:
+        if chip.has_field(name):
+            lock_mask |= chip.field(name).mask
+    for blk in reversed(chip.blocks):
+        bits = new_bits.get(blk.id, 0)
+        if not bits:
+            continue
+        secret = any(r.secret and r.value & bits for r in by_block[blk.id])
+        phases = [("data", bits & ~lock_mask), ("lock", bits & lock_mask)] if blk.id == 0 else [("data", bits)]
+        for phase, pbits in phases:
+            if not pbits:
+                continue
+            final = progress[blk.id] | pbits
+            words = _words_for(image, blk, pbits, final)
+            fingerprint = None
+            if secret:
+                fingerprint = Secret(final.to_bytes(blk.words * 4, "little")).fingerprint
+            writes.append(BlockWrite(blk.id, blk.name, words, pbits, final, phase, secret, fingerprint))
+            progress[blk.id] = final
+
+    after = image.with_blocks(tuple(progress)).as_read()
+    return BurnPlan(
+        chip=chip.name,
+        revision=image.revision,
+        before=image,
+        after=after,
+        changes=tuple(changes),
+        writes=tuple(writes),
+        warnings=tuple(compiled.warnings),
+        skipped=tuple(compiled.skipped),
+        key_fingerprints=dict(compiled.key_fingerprints),
+    )
+
+
+def coding_name(image: EfuseImage, block: int) -> str:
+    return {CODING_NONE: "NONE", CODING_34: "3/4", CODING_RS: "RS", CODING_REPEAT: "REPEAT"}[
+        image.coding(block)
+    ]
