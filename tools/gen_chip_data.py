@@ -84,6 +84,16 @@ POSTPONED_ESP32 = ["WR_DIS", "RD_DIS", "UART_DOWNLOAD_DIS", "ABS_DONE_1", "FLASH
 POSTPONED_OTHERS = ["WR_DIS", "RD_DIS", "ENABLE_SECURITY_DOWNLOAD", "DIS_DOWNLOAD_MODE",
                     "SPI_BOOT_CRYPT_CNT", "SECURE_BOOT_EN"]
 
+#: Key purposes a KEY_PURPOSE field must never take (SOC_EFUSE_BLOCK9_KEY_PURPOSE_QUIRK:
+#: a silicon erratum of BLOCK9 / BLOCK_KEY5), as prefixes of purpose names.
+FORBIDDEN_PURPOSES = {
+    "esp32c3": {"KEY_PURPOSE_5": ["XTS_AES"]},
+    "esp32c6": {"KEY_PURPOSE_5": ["XTS_AES"]},
+    "esp32s3": {"KEY_PURPOSE_5": ["XTS_AES"]},
+    "esp32h4": {"KEY_PURPOSE_5": ["XTS_AES"]},
+    "esp32h2": {"KEY_PURPOSE_5": ["XTS_AES_128_KEY", "ECDSA_KEY"]},
+}
+
 #: How the chip revision is assembled: (field, shift) parts of major and minor.
 REVISION: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {
     "esp32": ([("CHIP_VER_REV1", 0), ("CHIP_VER_REV2", 1)], [("WAFER_VERSION_MINOR", 0)]),
@@ -281,6 +291,7 @@ def build(chip: str, table_file: str | None = None) -> dict[str, Any]:
         "revision": {"major": [{"field": f, "shift": s} for f, s in major],
                      "minor": [{"field": f, "shift": s} for f, s in minor]},
         "postponed": postponed,
+        "forbidden_purposes": FORBIDDEN_PURPOSES.get(chip, {}),
         "rom": _rom_facts(chip),
         "blocks": blocks,
         "key_purposes": _key_purposes(efuses),

@@ -134,4 +134,7 @@ def _build(stem: str) -> ChipDef:
         revision_major=tuple(RevisionPart(**p) for p in d["revision"]["major"]),
         revision_minor=tuple(RevisionPart(**p) for p in d["revision"]["minor"]),
         rom=dict(d.get("rom") or {}),
+        forbidden_purposes={
+            k: tuple(v) for k, v in (d.get("forbidden_purposes") or {}).items()
+        },
     )

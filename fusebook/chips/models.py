@@ -136,6 +136,7 @@ class ChipDef:
     revision_minor: tuple[RevisionPart, ...]
     rom: Mapping[str, object]
     variant: str = ""
+    forbidden_purposes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
     _fields_by_block: dict[int, tuple[FieldDef, ...]] = field(
@@ -196,6 +197,13 @@ class ChipDef:
             if kp.value == value:
                 return kp.name
         return "FORBIDDEN_STATE"
+
+    def purpose_forbidden(self, purpose_field: str, purpose: str) -> bool:
+        """True if a silicon erratum forbids `purpose` in `purpose_field` (e.g. KEY_PURPOSE_5)."""
+        return any(
+            purpose == p or purpose.startswith(p + "_")
+            for p in self.forbidden_purposes.get(purpose_field, ())
+        )
 
     def register(self, name: str) -> int:
         return self.registers[name]

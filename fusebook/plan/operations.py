@@ -171,10 +171,10 @@ class _Compiler:
 
     def _check_purpose_quirks(self, op: Operation, f: FieldDef, raw: int) -> None:
         name = self.chip.key_purpose_name(raw)
-        if self.chip.name == "esp32c3" and f.name == "KEY_PURPOSE_5" and name.startswith("XTS_AES"):
+        if self.chip.purpose_forbidden(f.name, name):
             raise _err(
                 op,
-                "KEY_PURPOSE_5 cannot hold an XTS_AES key on ESP32-C3 (a silicon erratum)",
+                f"{f.name} cannot hold {name} on {self.chip.description} (a silicon erratum)",
                 hint="use another key block",
                 cls=PlanError,
             )

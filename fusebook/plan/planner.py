@@ -13,7 +13,7 @@ from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse import codecs, coding
 from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_RS, EfuseImage
 from fusebook.errors import PlanError
-from fusebook.plan.model import BlockWrite, BurnPlan, FieldChange
+from fusebook.plan.model import BlockWrite, BurnPlan, FieldChange, PlanWarning
 from fusebook.plan.operations import Compiled, Request
 from fusebook.secret import Secret
 
@@ -112,10 +112,46 @@ def _check_coding(image: EfuseImage, blk: BlockDef, new: int, reqs: list[Request
                 )
 
 
+def _rd_bits_of(chip: ChipDef, guard: str) -> tuple[int, ...]:
+    if chip.has_field(guard):
+        f = chip.field(guard)
+        return f.rd_dis or chip.blocks[f.block].rd_dis
+    return chip.block(guard).rd_dis
+
+
+def _unverifiable(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> list[Request]:
+    """Requests into read-protected data that the same recipe read-protects: skipped.
+
+    Their content cannot be compared, but a recipe that burns data and then read-protects
+    it must re-apply as a no-op; a read-protected target the recipe does not protect
+    itself is someone else's data and stays an error.
+    """
+    rd_requested = 0
+    rd_field = chip.field("RD_DIS")
+    for r in compiled.requests:
+        if r.name == "RD_DIS":
+            rd_requested |= (r.value >> rd_field.start) & ((1 << rd_field.bits) - 1)
+    kept = []
+    for r in compiled.requests:
+        if r.guard and r.name != "RD_DIS" and not _guard_readable(image, chip, r.guard):
+            bits = _rd_bits_of(chip, r.guard)
+            if bits and all((rd_requested >> b) & 1 for b in bits):
+                compiled.warnings.append(
+                    PlanWarning(
+                        f"{r.name} is already read-protected: skipped, content unverifiable",
+                        r.origin,
+                    )
+                )
+                compiled.skipped.append(r.name)
+                continue
+        kept.append(r)
+    return kept
+
+
 def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan:
     """The plan that takes `image` to what `compiled` asks for, or a PlanError saying why not."""
     by_block: dict[int, list[Request]] = {}
-    for r in compiled.requests:
+    for r in _unverifiable(chip, image, compiled) if image.rd_dis else compiled.requests:
         by_block.setdefault(r.block, []).append(r)
 
     new_bits: dict[int, int] = {}

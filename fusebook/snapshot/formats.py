@@ -1,0 +1,186 @@
+"""Snapshot formats: where an eFuse image comes from when no chip is connected.
+
+- fusebook snapshot (JSON): chip, revision, every block's raw words, error registers,
+  when and how it was taken;
+- espefuse virtual efuse file (`--path-efuse-file`): the controller's register window,
+  byte-reversed (needs the chip name);
+- espefuse eFuse token `EFSR:chip:rev:blocks...:errors:crc` (a string or a file);
+- `blank` (needs the chip name).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from fusebook.chips.loader import load_chip
+from fusebook.chips.models import ChipDef
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import InputError
+
+SNAPSHOT_FORMAT = "fusebook-snapshot"
+SNAPSHOT_VERSION = 1
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# -- EFSR tokens ---------------------------------------------------------------------
+def to_token(image: EfuseImage, kind: str = "EFSR") -> str:
+    """espefuse's eFuse token for `image` (empty blocks as empty pieces, CRC-32 at the end)."""
+    chip = image.chip
+    pieces = []
+    for b in chip.blocks:
+        raw = image.blocks[b.id].to_bytes(b.words * 4, "little")
+        pieces.append("" if not any(raw) else _b64(raw))
+    errs = [image.errors.get(name, 0) for name in chip.error_registers]
+    cerr = _b64(b"".join(v.to_bytes(4, "little") for v in errs)) if any(errs) else ""
+    prefix = f"{kind}:{chip.name}:{image.revision:03d}:{':'.join(pieces)}:{cerr}:"
+    crc = zlib.crc32(prefix.encode("ascii")) & 0xFFFFFFFF
+    return prefix + _b64(crc.to_bytes(4, "little"))
+
+
+def from_token(token: str, where: str = "token") -> EfuseImage:
+    parts = token.strip().split(":")
+    if len(parts) < 6 or parts[0] not in ("EFSR", "EFSW", "EFSRW"):
+        raise InputError(f"{where}: not an espefuse eFuse token", hint="it starts with EFSR:chip:...")
+    magic, chip_name, version = parts[0], parts[1], parts[2]
+    b64_crc, b64_err = parts[-1], parts[-2]
+    blocks_text = parts[3:-2]
+    prefix = f"{magic}:{chip_name}:{version}:{':'.join(blocks_text)}:{b64_err}:"
+    try:
+        crc = int.from_bytes(_unb64(b64_crc)[:4], "little")
+    except ValueError:
+        raise InputError(f"{where}: the token's CRC is not base64") from None
+    if crc != zlib.crc32(prefix.encode("ascii")) & 0xFFFFFFFF:
+        raise InputError(f"{where}: the token's CRC does not match", hint="copy the whole token")
+    try:
+        rev = int(version)
+    except ValueError:
+        raise InputError(f"{where}: bad revision {version!r} in token") from None
+    chip = load_chip(chip_name, rev)
+    if len(blocks_text) != len(chip.blocks):
+        raise InputError(f"{where}: {len(blocks_text)} blocks in token, {chip.name} has {len(chip.blocks)}")
+    words = []
+    for b, text in zip(chip.blocks, blocks_text):
+        raw = _unb64(text) if text else bytes(b.words * 4)
+        if len(raw) != b.words * 4:
+            raise InputError(f"{where}: block {b.name} has {len(raw)} bytes, expected {b.words * 4}")
+        words.append([int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)])
+    errors: dict[str, int] = {}
+    if b64_err:
+        raw = _unb64(b64_err)
+        for i, name in enumerate(chip.error_registers):
+            errors[name] = int.from_bytes(raw[4 * i : 4 * i + 4], "little")
+    return EfuseImage.from_words(chip, words, errors)
+
+
+# -- espefuse virtual efuse files ----------------------------------------------------
+def from_efuse_file(path: Path, chip: ChipDef) -> EfuseImage:
+    from fusebook.virtual.chip import VirtualChip
+
+    data = path.read_bytes()
+    if len(data) != chip.mem_size:
+        raise InputError(
+            f"{path}: {len(data)} bytes, but an {chip.description} efuse file has {chip.mem_size}",
+            hint="is --chip right?",
+        )
+    return VirtualChip(chip, path).image()
+
+
+def to_efuse_file(image: EfuseImage, path: Path) -> None:
+    """Write `image` as an espefuse virtual efuse file (read registers and error registers)."""
+    from fusebook.virtual.chip import VirtualChip
+
+    chip = image.chip
+    vc = VirtualChip(chip, None)
+    for b in chip.blocks:
+        for i, w in enumerate(image.words(b.id)):
+            vc._poke(b.read_addr + 4 * i, w)
+    for name, value in image.errors.items():
+        vc._poke(chip.registers[name], value)
+    vc.efuse_file = path
+    vc.save()
+
+
+# -- fusebook JSON -------------------------------------------------------------------
+def to_json(image: EfuseImage, source: str) -> dict[str, Any]:
+    chip = image.chip
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "chip": chip.name,
+        "revision": image.revision,
+        "taken_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "source": source,
+        "blocks": {b.name: [f"0x{w:08x}" for w in image.words(b.id)] for b in chip.blocks},
+        "errors": {k: f"0x{v:08x}" for k, v in image.errors.items()},
+        "digest": image.digest(),
+        "token": to_token(image),
+    }
+
+
+def from_json(data: dict[str, Any], where: str) -> EfuseImage:
+    if data.get("format") != SNAPSHOT_FORMAT:
+        raise InputError(f"{where}: not a fusebook snapshot")
+    if data.get("version") != SNAPSHOT_VERSION:
+        raise InputError(f"{where}: snapshot version {data.get('version')} is not supported")
+    chip = load_chip(str(data.get("chip")), data.get("revision"))
+    try:
+        words = [[int(w, 16) for w in data["blocks"][b.name]] for b in chip.blocks]
+        errors = {k: int(v, 16) for k, v in (data.get("errors") or {}).items()}
+    except (KeyError, ValueError, TypeError) as e:
+        raise InputError(f"{where}: malformed snapshot ({e})") from None
+    return EfuseImage.from_words(chip, words, errors)
+
+
+# -- one entry point -----------------------------------------------------------------
+def load_snapshot(spec: str, chip_name: str | None = None) -> EfuseImage:
+    """An image from any supported snapshot form (see the module docstring)."""
+    if spec == "blank":
+        if not chip_name:
+            raise InputError("`--snapshot blank` needs `--chip`")
+        return EfuseImage.blank(load_chip(chip_name))
+    if spec.startswith(("EFSR:", "EFSW:", "EFSRW:")):
+        return from_token(spec)
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"{spec}: no such snapshot file", hint="give a file, an EFSR: token or `blank`")
+    head = path.read_bytes()[:6]
+    if head.startswith(b"{"):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise InputError(f"{spec}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+        return from_json(data, spec)
+    if head.startswith(b"EFS"):
+        return from_token(path.read_text().strip(), spec)
+    if not chip_name:
+        raise InputError(f"{spec}: an espefuse efuse file needs `--chip`")
+    return from_efuse_file(path, load_chip(chip_name))
+
+
+def redacted(image: EfuseImage) -> EfuseImage:
+    """The image with key blocks that hold secret keys zeroed, for records and logs."""
+    chip = image.chip
+    blocks = list(image.blocks)
+    for b in chip.key_blocks:
+        if not chip.has_field(b.key_purpose_field or ""):
+            continue
+        raw = image.raw(b.key_purpose_field or "")
+        kp = [k for k in chip.key_purposes if k.value == raw]
+        if raw != 0 and not (kp and kp[0].digest):
+            blocks[b.id] = 0
+    if chip.family == "esp32":
+        for b in chip.blocks[1:3]:  # flash encryption and secure boot keys
+            blocks[b.id] = 0
+    return image.with_blocks(tuple(blocks))
