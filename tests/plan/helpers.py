@@ -1,0 +1,29 @@
+"""Small helpers to plan rendered steps against an image, as `apply` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fusebook.chips.models import ChipDef
+from fusebook.efuse.image import EfuseImage
+from fusebook.plan.model import BurnPlan
+from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.planner import build_plan
+from fusebook.errors import SourceLocation
+
+
+def ops(*steps: dict[str, Any]) -> list[Operation]:
+    out = []
+    for n, step in enumerate(steps, start=1):
+        for kind, args in step.items():
+            out.append(Operation(kind, args, kind, SourceLocation("r.yaml", n, 5)))
+    return out
+
+
+def plan(chip: ChipDef, image: EfuseImage, *steps: dict[str, Any]) -> BurnPlan:
+    return build_plan(chip, image, compile_operations(chip, image, ops(*steps)))
+
+
+def burned(p: BurnPlan) -> EfuseImage:
+    """The image after the plan, as the virtual chip would hold it."""
+    return p.after

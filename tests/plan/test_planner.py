@@ -1,0 +1,150 @@
+"""Planner rules: 0 -> 1 only, no-ops, conflicts, protections, coding, order."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import InputError, PlanError
+
+from .helpers import plan
+
+C3 = load_chip("esp32c3")
+ESP32 = load_chip("esp32")
+BLANK = EfuseImage.blank(C3)
+
+
+def test_one_to_zero_names_field_current_and_wanted() -> None:
+    chip_has_5 = plan(C3, BLANK, {"burn_efuse": {"SOFT_DIS_JTAG": 5}}).after
+    with pytest.raises(PlanError) as e:
+        plan(C3, chip_has_5, {"burn_efuse": {"SOFT_DIS_JTAG": 2}})
+    assert "SOFT_DIS_JTAG" in e.value.message and "5" in e.value.message and "2" in e.value.message
+    assert str(e.value.location) == "r.yaml:1:5"
+
+
+def test_value_already_burned_is_a_no_op() -> None:
+    done = plan(C3, BLANK, {"burn_efuse": {"SOFT_DIS_JTAG": 7}}).after
+    assert plan(C3, done, {"burn_efuse": {"SOFT_DIS_JTAG": 7}}).writes == ()
+
+
+def test_conflicting_steps_name_both_places() -> None:
+    with pytest.raises(PlanError) as e:
+        plan(C3, BLANK, {"burn_efuse": {"SOFT_DIS_JTAG": 1}}, {"burn_efuse": {"SOFT_DIS_JTAG": 3}})
+    assert str(e.value.location) == "r.yaml:1:5"
+    assert [str(r) for r in e.value.related] == ["r.yaml:2:5"]
+
+
+def test_same_value_from_two_steps_is_fine() -> None:
+    p = plan(C3, BLANK, {"burn_efuse": {"DIS_USB_JTAG": 1}}, {"burn_efuse": {"DIS_USB_JTAG": True}})
+    assert len(p.writes) == 1
+
+
+def test_rs_block_cannot_be_reprogrammed() -> None:
+    done = plan(C3, BLANK, {"burn_block_data": {"block": "BLOCK3", "data": "01"}}).after
+    with pytest.raises(PlanError, match="Reed-Solomon"):
+        plan(C3, done, {"burn_block_data": {"block": "BLOCK3", "offset": 4, "data": "02"}})
+
+
+def test_esp32_34_coding_groups_are_written_once() -> None:
+    three_four = plan(ESP32, EfuseImage.blank(ESP32), {"burn_efuse": {"CODING_SCHEME": 1}}).after
+    once = plan(ESP32, three_four, {"burn_block_data": {"block": "BLOCK3", "data": "01"}}).after
+    with pytest.raises(PlanError, match="3/4"):
+        plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": 2, "data": "01"}})
+    # another 6-byte group is still free
+    assert plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": 6, "data": "01"}}).writes
+
+
+def test_write_protected_target_is_refused() -> None:
+    locked = plan(C3, BLANK, {"write_protect_efuse": ["SOFT_DIS_JTAG"]}).after
+    with pytest.raises(PlanError, match="write-protected"):
+        plan(C3, locked, {"burn_efuse": {"SOFT_DIS_JTAG": 1}})
+
+
+def test_read_protected_foreign_data_is_refused() -> None:
+    hidden = plan(C3, BLANK, {"read_protect_efuse": ["BLOCK_SYS_DATA2"]}).after
+    with pytest.raises(PlanError, match="read-protected"):
+        plan(C3, hidden, {"burn_bit": {"block": "BLOCK_SYS_DATA2", "bits": [3]}})
+
+
+def test_lock_bits_go_last_in_their_own_block0_program() -> None:
+    p = plan(
+        C3, BLANK,
+        {"burn_key": {"block": "BLOCK_KEY0", "purpose": "XTS_AES_128_KEY", "data": "11" * 32}},
+        {"burn_efuse": {"DIS_USB_JTAG": 1, "SPI_BOOT_CRYPT_CNT": 1}},
+    )
+    assert [(w.block_name, w.phase) for w in p.writes] == [
+        ("BLOCK_KEY0", "data"), ("BLOCK0", "data"), ("BLOCK0", "lock")]
+    lock = p.writes[-1]
+    wr = C3.field("WR_DIS")
+    assert lock.new_bits & wr.mask
+    assert not p.writes[1].new_bits & wr.mask
+
+
+def test_zero_value_is_refused_with_a_hint() -> None:
+    with pytest.raises(InputError) as e:
+        plan(C3, BLANK, {"burn_efuse": {"DIS_USB_JTAG": 0}})
+    assert "when" in (e.value.hint or "")
+
+
+def test_unknown_field_suggests_the_nearest() -> None:
+    with pytest.raises(InputError) as e:
+        plan(C3, BLANK, {"burn_efuse": {"DIS_USB_JTAGG": 1}})
+    assert e.value.hint == "did you mean DIS_USB_JTAG?"
+
+
+def test_key_purpose_erratum_is_refused() -> None:
+    with pytest.raises(PlanError, match="erratum"):
+        plan(C3, BLANK, {"burn_key": {"block": "BLOCK_KEY5", "purpose": "XTS_AES_128_KEY",
+                                      "data": "22" * 32}})
+
+
+def test_plan_json_never_holds_key_bytes() -> None:
+    key = bytes(range(0x40, 0x60))
+    p = plan(C3, BLANK, {"burn_key": {"block": "BLOCK_KEY1", "purpose": "HMAC_UP", "data": key.hex()}})
+    import json
+
+    text = json.dumps(p.to_json())
+    for form in (key.hex(), key[::-1].hex()):
+        assert form not in text
+    assert p.key_fingerprints["BLOCK_KEY1"].startswith("sha256:")
+
+
+# -- properties ----------------------------------------------------------------------
+C3_SIMPLE = [f for f in C3.fields if f.block == 0 and f.burnable and f.klass != "keypurpose"
+             and f.name not in ("WR_DIS", "RD_DIS")]
+
+
+@st.composite
+def burn_requests(draw):
+    fields = draw(st.lists(st.sampled_from(C3_SIMPLE), min_size=1, max_size=6, unique_by=lambda f: f.name))
+    return {f.name: draw(st.integers(1, (1 << f.bits) - 1)) for f in fields}
+
+
+@st.composite
+def images(draw):
+    blocks = [draw(st.integers(0, (1 << (32 * b.words)) - 1)) if b.id == 0 else 0 for b in C3.blocks]
+    b0 = blocks[0] & ~C3.field("WR_DIS").mask & ~C3.field("RD_DIS").mask
+    return EfuseImage(C3, (b0, *blocks[1:]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(images(), burn_requests(), st.booleans())
+def test_planner_never_clears_a_bit_and_replanning_burns_nothing(image, request, protect) -> None:
+    steps = [{"burn_efuse": request}]
+    if protect:
+        steps.append({"write_protect_efuse": list(request)[:1]})
+    try:
+        p = plan(C3, image, *steps)
+    except (PlanError, InputError):
+        return
+    for before, after in zip(image.blocks, p.after.blocks):
+        assert before & ~after == 0
+    for w in p.writes:
+        if w.phase == "data" and w.block == 0:
+            assert not w.new_bits & C3.field("WR_DIS").mask
+    assert plan(C3, p.after, *steps).writes == ()
+    phases = [(w.block, w.phase) for w in p.writes]
+    assert phases == sorted(phases, key=lambda x: (-x[0], x[1] == "lock"))
