@@ -31,7 +31,11 @@ class ApplyResult:
 
     def report(self, plan: BurnPlan) -> str:
         done = [f"{w.block_name} ({w.phase})" for w in self.verified]
-        pending = [f"{w.block_name} ({w.phase})" for w in plan.writes if w not in self.verified]
+        pending = [
+            f"{w.block_name} ({w.phase})"
+            for w in plan.writes
+            if w not in self.verified and w is not self.in_flight
+        ]
         lines = ["programmed and verified: " + (", ".join(done) if done else "nothing")]
         if self.in_flight is not None:
             lines.append(

@@ -1,0 +1,384 @@
+"""fusebook's public Python API: load, plan, apply, check, snapshot.
+
+This is the one surface the command line (and users' own Python) calls:
+
+    recipe = fusebook.api.load_recipe("recipes/c3-lockdown.yaml")
+    with fusebook.api.connect(ConnectOptions(virt=True, chip="esp32c3")) as chip:
+        image = chip.read_image()
+        result = fusebook.api.plan(recipe, image, index=7)
+        print(result.plan.to_json())
+
+Planning is a pure function of (recipe, index, inputs, image); `apply` commits exactly the
+plan it shows, reads the chip back, checks `ensure`, and records the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from fusebook.chips.loader import load_chip
+from fusebook.chips.models import ChipDef
+from fusebook.commit import ApplyResult, commit
+from fusebook.efuse.image import EfuseImage
+from fusebook.efuse.view import ImageValues
+from fusebook.errors import (
+    Aborted,
+    BurnError,
+    FusebookError,
+    InputError,
+    PlanError,
+    SourceLocation,
+)
+from fusebook.plan.model import BurnPlan
+from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.planner import build_plan
+from fusebook.secret import Secret
+from fusebook.session import ConnectOptions, Session, factory_mac, open_session
+from fusebook.snapshot.formats import load_snapshot, redacted, to_json, to_token
+
+__all__ = [
+    "ConnectOptions",
+    "Session",
+    "LoadedRecipe",
+    "PlanResult",
+    "ApplyOutcome",
+    "connect",
+    "load_recipe",
+    "plan",
+    "apply",
+    "load_snapshot",
+    "snapshot_json",
+    "load_chip",
+]
+
+
+def connect(opts: ConnectOptions) -> Session:
+    """Open a chip (virtual or over a port); use as a context manager."""
+    return open_session(opts)
+
+
+# -- recipes -------------------------------------------------------------------------
+@dataclass
+class LoadedRecipe:
+    """A recipe loaded, compiled and with its inputs read: ready to plan many indices."""
+
+    path: Path
+    recipe: Any
+    compiled: Any
+    inputs: Mapping[str, Any]
+    vars: Mapping[str, Any]
+    sha256: str
+    input_digests: dict[str, str]
+    chips: tuple[str, ...]
+    _file_cache: dict[Path, bytes] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.recipe.name)
+
+    @property
+    def unique(self) -> tuple[str, ...]:
+        return tuple(self.recipe.unique or ())
+
+    def read_file(self, name: str, location: SourceLocation | None) -> bytes:
+        """A step's `file:` relative to the recipe, read once per process."""
+        base = Path(location.file).parent if location and location.file else self.path.parent
+        path = (base / name).resolve()
+        if path not in self._file_cache:
+            try:
+                self._file_cache[path] = path.read_bytes()
+            except OSError as e:
+                raise InputError(f"cannot read {name}: {e.strerror}", location=location) from None
+        return self._file_cache[path]
+
+
+def load_recipe(
+    path: str | Path,
+    *,
+    input_overrides: Mapping[str, str] | None = None,
+    set_vars: Mapping[str, str] | None = None,
+) -> LoadedRecipe:
+    """Load, validate and compile a recipe, and read its inputs."""
+    from fusebook.recipe import inputs as inputs_mod
+    from fusebook.recipe import loader, render
+
+    p = Path(path)
+    recipe = loader.load_recipe(p)
+    compiled = render.compile_recipe(recipe)
+    inputs, digests = inputs_mod.load_inputs(recipe, p, dict(input_overrides or {}))
+    vars_ = inputs_mod.merge_vars(recipe, dict(set_vars or {}))
+    chips = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+    return LoadedRecipe(
+        path=p,
+        recipe=recipe,
+        compiled=compiled,
+        inputs=inputs,
+        vars=vars_,
+        sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
+        input_digests=digests,
+        chips=tuple(load_chip(c).name for c in chips),
+    )
+
+
+# -- planning ------------------------------------------------------------------------
+@dataclass
+class PlanResult:
+    plan: BurnPlan
+    index: int | None
+    unique_values: dict[str, str]
+
+
+def _context(loaded: LoadedRecipe, image: EfuseImage, index: int | None) -> Any:
+    from fusebook.recipe.render import ChipInfo, RenderContext
+
+    return RenderContext(
+        index=index,
+        chip=ChipInfo(image.chip.name, image.revision),
+        efuses=ImageValues(image),
+        inputs=loaded.inputs,
+        vars=loaded.vars,
+    )
+
+
+def _assert(loaded: LoadedRecipe, which: str, ctx: Any, cls: type[FusebookError]) -> None:
+    from fusebook.recipe.render import check_assertions
+
+    failures = check_assertions(getattr(loaded.compiled, which), ctx)
+    if failures:
+        f = failures[0]
+        extra = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        what = f.message or f"`{f.that}` does not hold"
+        raise cls(f"{which}: {what}{extra}", location=f.origin)
+
+
+def _operation(loaded: LoadedRecipe, step: Any, chip: ChipDef) -> Operation:
+    """A rendered step as the planner takes it, with `file:` contents read in."""
+    args = step.args
+    kind = step.kind
+    if isinstance(args, dict) and kind in ("burn_key", "burn_block_data", "burn_key_digest"):
+        args = dict(args)
+        if args.get("file") is not None and not isinstance(args["file"], (bytes, Secret)):
+            raw = loaded.read_file(str(args["file"]), step.origin)
+            args["file"] = Secret(raw) if kind != "burn_block_data" else raw
+        if kind == "burn_key_digest":
+            from fusebook.keys.digest import secure_boot_v2_digest
+
+            pem = args.get("file") if args.get("file") is not None else args.get("data")
+            if pem is None:
+                raise InputError("burn_key_digest needs `file:` (a key PEM)", location=step.origin)
+            pem_bytes = pem.reveal() if isinstance(pem, Secret) else (
+                pem.encode() if isinstance(pem, str) else bytes(pem))
+            try:
+                args["digest"] = secure_boot_v2_digest(pem_bytes)
+            except InputError as e:
+                e.location = e.location or step.origin
+                raise
+        elif kind == "burn_key" and "ECDSA" in str(args.get("purpose", "")):
+            args = _ecdsa_key(args, step)
+    return Operation(kind, args, step.name or kind, step.origin)
+
+
+def _ecdsa_key(args: dict[str, Any], step: Any) -> dict[str, Any]:
+    """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
+    from fusebook.keys.ecdsa import ecdsa_private_key_bytes
+
+    src = args.get("file") if args.get("file") is not None else args.get("data")
+    if isinstance(src, Secret):
+        raw = src.reveal()
+    elif isinstance(src, str):
+        raw = src.encode()
+    else:
+        raw = bytes(src or b"")
+    if b"-----BEGIN" not in raw:
+        return args
+    key = ecdsa_private_key_bytes(raw)
+    data = key.reveal()
+    purpose = str(args.get("purpose"))
+    if purpose == "ECDSA_KEY_P384":
+        data = b"\0" * 16 + data
+    elif len(data) == 24:
+        data = b"\0" * 8 + data
+    out = dict(args)
+    out["data"] = Secret(data)
+    out.pop("file", None)
+    return out
+
+
+def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
+    """Render the recipe for one unit and plan it against `image` (exit 3 if impossible)."""
+    chip = image.chip
+    if chip.name not in loaded.chips:
+        raise PlanError(
+            f"the recipe is for {', '.join(loaded.chips)}, the chip is {chip.description}",
+            location=SourceLocation(str(loaded.path)),
+        )
+    from fusebook.recipe.render import render_steps
+
+    before = _context(loaded, image, index)
+    _assert(loaded, "require", before, PlanError)
+    steps = render_steps(loaded.compiled, before)
+    ops = [_operation(loaded, s, chip) for s in steps]
+    burn = build_plan(chip, image, compile_operations(chip, image, ops))
+    _assert(loaded, "ensure", _context(loaded, burn.after, index), PlanError)
+    unique = {}
+    view = ImageValues(burn.after)
+    for name in loaded.unique:
+        if chip.has_field(name):
+            unique[name] = str(view.value(name))
+    return PlanResult(burn, index, unique)
+
+
+# -- applying ------------------------------------------------------------------------
+@dataclass
+class ApplyOutcome:
+    plan: BurnPlan
+    result: ApplyResult | None
+    after: EfuseImage
+    record_id: int | None = None
+
+    @property
+    def burned(self) -> bool:
+        return bool(self.result and self.result.verified)
+
+
+def apply(
+    loaded: LoadedRecipe,
+    session: Session,
+    index: int | None = None,
+    *,
+    confirm: Callable[[BurnPlan], bool] | None = None,
+    ledger: Any = None,
+) -> ApplyOutcome:
+    """Plan against the chip as read now, confirm, burn, verify, `ensure`, record."""
+    image = session.read_image()
+    mac = factory_mac(image)
+    record_id = None
+    try:
+        result_plan = plan(loaded, image, index)
+    except FusebookError as e:
+        if ledger is not None:
+            _record_refusal(ledger, loaded, image, index, mac, e)
+        raise
+    burn = result_plan.plan
+    if ledger is not None and result_plan.unique_values:
+        conflicts = ledger.conflicts(result_plan.unique_values, mac)
+        if conflicts:
+            c = conflicts[0]
+            err = PlanError(
+                f"{c.field} = {c.value} is already burned on chip {c.factory_mac} "
+                f"(ledger record {c.record_id})",
+                hint="per-unit values must be unique: check --index and the inputs",
+            )
+            _record_refusal(ledger, loaded, image, index, mac, err)
+            raise err
+    if burn.empty:
+        if ledger is not None:
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+            ledger.finish(record_id, outcome="nothing-to-do", after_token=to_token(redacted(image)),
+                          exit_code=0)
+        return ApplyOutcome(burn, None, image, record_id)
+    if confirm is not None and not confirm(burn):
+        raise Aborted("aborted at the prompt: nothing was burned")
+    if ledger is not None:
+        record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+    try:
+        result = commit(burn, session.controller)
+        after = result.after if result.after is not None else session.read_image()
+        _assert(loaded, "ensure", _context(loaded, after, index), BurnError)
+    except FusebookError as e:
+        if ledger is not None and record_id is not None:
+            try:
+                after_token = to_token(redacted(session.read_image()))
+            except FusebookError:
+                after_token = None
+            ledger.finish(record_id, outcome="failed", after_token=after_token,
+                          exit_code=e.exit_code, error=e.message)
+        raise
+    if ledger is not None and record_id is not None:
+        ledger.finish(record_id, outcome="ok", after_token=to_token(redacted(after)), exit_code=0)
+    return ApplyOutcome(burn, result, after, record_id)
+
+
+def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan, image: EfuseImage,
+           index: int | None, mac: str, unique: dict[str, str]) -> int:
+    import json
+
+    body = burn.to_json()
+    return ledger.begin(
+        chip_type=image.chip.name,
+        revision=image.revision,
+        factory_mac=mac,
+        recipe_name=loaded.name,
+        recipe_sha256=loaded.sha256,
+        index=index,
+        input_digests=loaded.input_digests,
+        plan_json=json.dumps(body, sort_keys=True),
+        plan_digest=body["digest"],
+        before_token=to_token(redacted(image)),
+        unique_values=unique,
+        key_fingerprints=dict(burn.key_fingerprints),
+    )
+
+
+def _record_refusal(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
+                    mac: str, err: FusebookError) -> None:
+    record_id = ledger.begin(
+        chip_type=image.chip.name,
+        revision=image.revision,
+        factory_mac=mac,
+        recipe_name=loaded.name,
+        recipe_sha256=loaded.sha256,
+        index=index,
+        input_digests=loaded.input_digests,
+        plan_json=None,
+        plan_digest=None,
+        before_token=to_token(redacted(image)),
+        unique_values={},
+        key_fingerprints={},
+    )
+    ledger.finish(record_id, outcome="refused", after_token=None, exit_code=err.exit_code,
+                  error=err.message)
+
+
+# -- snapshots -----------------------------------------------------------------------
+def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
+    return to_json(image, source)
+
+
+def indices(spec: str) -> list[int]:
+    """'1-100,200,300-310' -> the listed indices, in order, without repeats."""
+    out: list[int] = []
+    seen: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo_s, hi_s = part.split("-", 1) if not part.startswith("-") else (part, part)
+                lo, hi = int(lo_s), int(hi_s)
+            else:
+                lo = hi = int(part)
+        except ValueError:
+            raise InputError(f"--indices: {part!r} is not N or N-M") from None
+        if hi < lo:
+            raise InputError(f"--indices: {part!r} runs backwards")
+        for i in range(lo, hi + 1):
+            if i not in seen:
+                seen.add(i)
+                out.append(i)
+    if not out:
+        raise InputError("--indices is empty")
+    return out
+
+
+def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
+    """(index, PlanResult | FusebookError) for each index: the batch check's core loop."""
+    for i in idx:
+        try:
+            yield i, plan(loaded, image, i)
+        except FusebookError as e:
+            yield i, e

@@ -1,0 +1,402 @@
+"""The `fusebook` command line: argument parsing and output only; the work is in api.
+
+Every command takes `--format text|json`. Errors print as `file:line:col: error: ...`
+with a hint and exit with the contract's code; no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from fusebook import __version__, api
+from fusebook.cli import render
+from fusebook.errors import Aborted, FusebookError, InputError
+
+EXIT_OK = 0
+
+
+class UsageError(InputError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 by itself; keep our format
+        raise UsageError(message, hint=f"`{self.prog} --help` lists the options")
+
+
+def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> None:
+    g = p.add_argument_group("chip connection")
+    g.add_argument("--port", "-p", help="any pyserial URL or device: /dev/ttyUSB0, socket://host:port, rfc2217://...")
+    g.add_argument("--virt", action="store_true", help="use fusebook's virtual chip (needs --chip)")
+    g.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
+    g.add_argument("--efuse-file", type=Path, help="virtual chip state (espefuse's --path-efuse-file layout)")
+    g.add_argument("--baud", "-b", type=int, default=115200)
+    g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
+    g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
+    if snapshot:
+        g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
+
+
+def _recipe_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", "-i", type=int, help="the unit's index into per-unit inputs")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
+    p.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{what} {item!r} is not NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
+    p.add_argument("--version", action="version", version=f"fusebook {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("validate", parents=[common], help="check recipes without a chip")
+    s.add_argument("recipes", nargs="+", type=Path)
+
+    s = sub.add_parser("plan", parents=[common], help="dry-run a recipe against a chip or snapshot")
+    s.add_argument("recipe", type=Path)
+    _connection_options(s, snapshot=True)
+    _recipe_options(s)
+    s.add_argument("-o", "--output", type=Path, help="save the plan as JSON")
+
+    s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
+    s.add_argument("recipe", type=Path)
+    _connection_options(s)
+    _recipe_options(s)
+    s.add_argument("--yes", "-y", action="store_true", help="do not ask for BURN")
+    s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
+    s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
+
+    s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
+    s.add_argument("recipe", type=Path)
+    s.add_argument("--indices", required=True, help="e.g. 1-10000 or 1-10,20")
+    s.add_argument("--snapshot", "-s", default="blank")
+    s.add_argument("--chip", "-c", default=None)
+    s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
+    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--junit", type=Path, help="write a JUnit XML report")
+
+    s = sub.add_parser("snapshot", parents=[common], help="read a chip into a snapshot file")
+    _connection_options(s)
+    s.add_argument("-o", "--output", type=Path)
+    s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook")
+
+    s = sub.add_parser("summary", parents=[common], help="the chip's fields, like espefuse summary")
+    _connection_options(s, snapshot=True)
+
+    s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
+    s.add_argument("chip")
+
+    sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
+
+    s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
+    s.add_argument("--chip", "-c", required=True)
+    s.add_argument("--listen", default="127.0.0.1:5555")
+    s.add_argument("--efuse-file", type=Path)
+
+    s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
+    s.add_argument("action", choices=["list", "show", "export"])
+    s.add_argument("id", nargs="?", type=int)
+    s.add_argument("--ledger", type=Path, default=None)
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--chip", dest="chip_mac")
+    s.add_argument("--recipe")
+    s.add_argument("--csv", action="store_true")
+    s.add_argument("-o", "--output", type=Path)
+    return p
+
+
+# -- output --------------------------------------------------------------------------
+class Out:
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def emit(self, data: Any, text: str | Callable[[], str]) -> None:
+        if self.fmt == "json":
+            sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        else:
+            sys.stdout.write((text() if callable(text) else text).rstrip() + "\n")
+
+    def note(self, text: str) -> None:
+        if self.fmt == "text":
+            sys.stdout.write(text.rstrip() + "\n")
+            sys.stdout.flush()
+
+
+def _connect(args: argparse.Namespace) -> api.Session:
+    return api.connect(
+        api.ConnectOptions(
+            port=args.port, virt=args.virt, chip=args.chip, efuse_file=args.efuse_file,
+            baud=args.baud, before=args.before, after=args.after,
+        )
+    )
+
+
+def _image_from(args: argparse.Namespace) -> tuple[Any, str]:
+    if getattr(args, "snapshot", None):
+        chip = None if args.chip in (None, "auto") else args.chip
+        return api.load_snapshot(args.snapshot, chip), f"snapshot {args.snapshot}"
+    with _connect(args) as s:
+        return s.read_image(), s.source
+
+
+# -- commands ------------------------------------------------------------------------
+def cmd_fields(args: argparse.Namespace, out: Out) -> int:
+    chip = api.load_chip(args.chip)
+    data = {
+        "chip": chip.name,
+        "description": chip.description,
+        "blocks": [
+            {"id": b.id, "name": b.name, "aliases": list(b.aliases), "bits": b.words * 32,
+             "coding": b.coding, "wr_dis": b.wr_dis, "rd_dis": list(b.rd_dis),
+             "key_purpose_field": b.key_purpose_field}
+            for b in chip.blocks
+        ],
+        "fields": [
+            {"name": f.name, "aliases": list(f.aliases), "block": f.block, "word": f.word,
+             "pos": f.pos, "bits": f.bits, "type": f.type, "class": f.klass,
+             "wr_dis": f.wr_dis, "rd_dis": list(f.rd_dis), "description": f.description,
+             "meanings": {str(k): v for k, v in f.meanings.items()}}
+            for f in chip.fields
+        ],
+        "key_purposes": [
+            {"name": k.name, "value": k.value, "read_protect": k.read_protect,
+             "reverse": k.reverse, "digest": k.digest}
+            for k in chip.key_purposes
+        ],
+    }
+    out.emit(data, lambda: render.fields_text(chip))
+    return EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace, out: Out) -> int:
+    image, source = _image_from(args)
+    out.emit(
+        {"chip": image.chip.name, "revision": image.revision, "source": source,
+         "fields": render.summary_rows(image)},
+        lambda: render.summary_text(image, source),
+    )
+    return EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.snapshot import formats
+
+    with _connect(args) as s:
+        image = s.read_image()
+        source = s.source
+    if args.as_ == "efuse-file":
+        if not args.output:
+            raise UsageError("--as efuse-file needs -o FILE")
+        formats.to_efuse_file(image, args.output)
+        out.emit({"written": str(args.output)}, f"wrote {args.output}")
+        return EXIT_OK
+    if args.as_ == "token":
+        token = formats.to_token(image)
+        if args.output:
+            args.output.write_text(token + "\n")
+        out.emit({"token": token}, token)
+        return EXIT_OK
+    data = api.snapshot_json(image, source)
+    if args.output:
+        args.output.write_text(json.dumps(data, indent=2) + "\n")
+        out.emit({"written": str(args.output), "digest": data["digest"]}, f"wrote {args.output}")
+    else:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.recipe.schema import recipe_json_schema
+
+    sys.stdout.write(json.dumps(recipe_json_schema(), indent=2, sort_keys=True) + "\n")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.recipe.loader import load_recipe
+    from fusebook.recipe.render import compile_recipe
+    from fusebook.recipe.validate import validate_recipe
+
+    results = []
+    errors: list[FusebookError] = []
+    for path in args.recipes:
+        try:
+            recipe = load_recipe(path)
+            compile_recipe(recipe)
+            chips = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+            problems = validate_recipe(recipe, [api.load_chip(c) for c in chips])
+        except FusebookError as e:
+            problems = [e]
+        errors += problems
+        results.append({"recipe": str(path), "ok": not problems,
+                        "errors": [p.to_json() for p in problems]})
+        if out.fmt == "text":
+            for p in problems:
+                sys.stderr.write(p.render() + "\n")
+            if not problems:
+                out.note(f"{path}: ok")
+    if out.fmt == "json":
+        out.emit({"results": results}, "")
+    if errors:
+        return max(e.exit_code for e in errors)
+    return EXIT_OK
+
+
+def _load(args: argparse.Namespace) -> api.LoadedRecipe:
+    return api.load_recipe(
+        args.recipe,
+        input_overrides=_pairs(args.input, "--input"),
+        set_vars=_pairs(args.set, "--set"),
+    )
+
+
+def cmd_plan(args: argparse.Namespace, out: Out) -> int:
+    loaded = _load(args)
+    image, source = _image_from(args)
+    result = api.plan(loaded, image, args.index)
+    body = result.plan.to_json()
+    body["recipe"] = {"name": loaded.name, "path": str(args.recipe), "sha256": loaded.sha256,
+                      "index": args.index, "inputs": loaded.input_digests}
+    body["source"] = source
+    if args.output:
+        args.output.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    out.emit(body, lambda: render.plan_text(result.plan))
+    return EXIT_OK
+
+
+def _confirm_prompt(plan: Any) -> bool:
+    sys.stdout.write(render.plan_text(plan) + "\n\nThis is irreversible. Type BURN to continue: ")
+    sys.stdout.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        return False
+    return answer.strip() == "BURN"
+
+
+def _ledger(args: argparse.Namespace) -> Any:
+    if getattr(args, "no_ledger", False):
+        return None
+    from fusebook.ledger.store import Ledger
+
+    path = args.ledger or Path(os.environ.get("FUSEBOOK_LEDGER", "fusebook-ledger.sqlite"))
+    return Ledger(path)
+
+
+def cmd_apply(args: argparse.Namespace, out: Out) -> int:
+    loaded = _load(args)
+    ledger = _ledger(args)
+    confirm = None if args.yes else _confirm_prompt
+    with _connect(args) as session:
+        outcome = api.apply(loaded, session, args.index, confirm=confirm, ledger=ledger)
+    body = outcome.plan.to_json()
+    body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
+    body["record_id"] = outcome.record_id
+    if outcome.result:
+        body["programs"] = outcome.result.programs
+        body["retries"] = outcome.result.retries
+
+    def text() -> str:
+        lines = [render.plan_text(outcome.plan)] if args.yes else []
+        if outcome.burned:
+            lines.append(
+                f"burned and verified {len(outcome.result.verified)} block write(s) "
+                f"({outcome.result.programs} program commands)"
+            )
+        else:
+            lines.append("nothing burned: the chip already matches the recipe")
+        return "\n".join(lines)
+
+    out.emit(body, text)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.check import run_check
+
+    return run_check(args, out)
+
+
+def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.virtual.server import run_server
+
+    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file)
+    return EXIT_OK
+
+
+def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.ledger_cmd import run_ledger
+
+    return run_ledger(args, out)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
+    "fields": cmd_fields,
+    "summary": cmd_summary,
+    "snapshot": cmd_snapshot,
+    "schema": cmd_schema,
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "check": cmd_check,
+    "serve-virtual": cmd_serve_virtual,
+    "ledger": cmd_ledger,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fmt = "json" if any(a in ("--format=json",) for a in argv) or (
+        "--format" in argv and argv[argv.index("--format") + 1 : argv.index("--format") + 2] == ["json"]
+    ) else "text"
+    out = Out(fmt)
+    try:
+        args = build_parser().parse_args(argv)
+        out = Out(getattr(args, "format", "text"))
+        code = COMMANDS[args.command](args, out)
+    except KeyboardInterrupt:
+        code = Aborted.exit_code
+        sys.stderr.write("aborted\n")
+    except FusebookError as e:
+        if out.fmt == "json":
+            sys.stdout.write(json.dumps({"error": e.to_json()}, indent=2) + "\n")
+        else:
+            sys.stderr.write(e.render() + "\n")
+        code = e.exit_code
+    except BrokenPipeError:
+        code = EXIT_OK
+    except Exception as e:  # a bug in fusebook: say so plainly
+        if os.environ.get("FUSEBOOK_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"internal error: {type(e).__name__}: {e}\n"
+            "  hint: this is a fusebook bug; re-run with FUSEBOOK_DEBUG=1 for details\n"
+        )
+        code = 1
+    sys.stdout.flush()
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

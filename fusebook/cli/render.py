@@ -1,0 +1,132 @@
+"""Text rendering of fusebook's results: tables a production engineer reads at a station.
+
+Only presentation lives here; every number comes from the api's values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from fusebook.chips.models import ChipDef
+from fusebook.efuse import codecs
+from fusebook.efuse.image import EfuseImage
+from fusebook.plan.model import BurnPlan
+
+
+def table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
+    rows = [[str(c) for c in r] for r in rows]
+    headers = [str(h) for h in headers]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line.rstrip(), "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(out)
+
+
+def fields_text(chip: ChipDef) -> str:
+    parts = [f"{chip.description} ({chip.name}{', table ' + chip.variant if chip.variant else ''})", ""]
+    parts.append("Blocks")
+    parts.append(
+        table(
+            (
+                (b.id, b.name, " ".join(b.aliases), b.words * 32, b.coding.upper(),
+                 "-" if b.wr_dis is None else b.wr_dis,
+                 "-" if not b.rd_dis else ",".join(map(str, b.rd_dis)),
+                 b.key_purpose_field or "")
+                for b in chip.blocks
+            ),
+            ("id", "name", "aliases", "bits", "coding", "WR_DIS bit", "RD_DIS bit", "purpose field"),
+        )
+    )
+    parts += ["", "Fields"]
+    parts.append(
+        table(
+            (
+                (f.name, f.block, f"{f.word}:{f.pos}", f.bits,
+                 f.klass if f.klass in ("mac", "keypurpose") else f.type,
+                 "-" if f.wr_dis is None else f.wr_dis,
+                 "-" if not f.rd_dis else ",".join(map(str, f.rd_dis)),
+                 " ".join(f.aliases), f.description[:60])
+                for f in chip.fields
+            ),
+            ("name", "block", "word:bit", "bits", "type", "WR_DIS", "RD_DIS", "aliases", "description"),
+        )
+    )
+    if chip.key_purposes:
+        parts += ["", "Key purposes"]
+        parts.append(
+            table(
+                (
+                    (k.name, k.value if k.value >= 0 else "(two blocks)",
+                     "yes" if k.read_protect else "no", "yes" if k.reverse else "no",
+                     "yes" if k.digest else "no")
+                    for k in chip.key_purposes
+                ),
+                ("purpose", "value", "read-protect", "byte-reversed", "digest"),
+            )
+        )
+    return "\n".join(parts)
+
+
+def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
+    chip = image.chip
+    rows = []
+    for f in chip.fields:
+        raw = image.raw(f)
+        value = codecs.decode_value(chip, f, raw)
+        rows.append(
+            {
+                "name": f.name,
+                "block": f.block,
+                "category": f.category,
+                "value": value,
+                "meaning": f.meanings.get(raw) if f.meanings else None,
+                "raw": f"0x{raw:x}",
+                "readable": image.field_readable(f),
+                "writeable": image.field_writeable(f),
+            }
+        )
+    return rows
+
+
+def summary_text(image: EfuseImage, source: str) -> str:
+    chip = image.chip
+    head = (
+        f"{chip.description} revision v{image.revision_major}.{image.revision_minor}"
+        f" ({source})"
+    )
+    rows = []
+    for r in summary_rows(image):
+        flags = ("R" if r["readable"] else "-") + ("/W" if r["writeable"] else "/-")
+        shown = r["value"]
+        if r["meaning"]:
+            shown = f"{shown} ({r['meaning']})"
+        rows.append((r["category"], r["name"], f"BLOCK{r['block']}", flags, shown))
+    rows.sort(key=lambda x: (x[0], x[2], x[1]))
+    return head + "\n\n" + table(rows, ("category", "field", "block", "R/W", "value"))
+
+
+def plan_text(plan: BurnPlan) -> str:
+    out = []
+    if plan.changes:
+        out.append("Changes (before -> after):")
+        for c in plan.changes:
+            where = f"  [{c.origin}]" if c.origin else ""
+            out.append(f"  {c.field}: {c.before} -> {c.after}{where}")
+    else:
+        out.append("Nothing to burn: the chip already holds everything the recipe asks for.")
+    if plan.writes:
+        out.append("")
+        out.append("Block writes, in burn order:")
+        for n, w in enumerate(plan.writes, start=1):
+            words = "<redacted key data>" if w.secret else " ".join(f"{x:08x}" for x in w.words)
+            out.append(f"  {n}. {w.block_name} ({w.phase}): {words}")
+    for s in plan.skipped:
+        out.append(f"skipped (already burned): {s}")
+    for w in plan.warnings:
+        out.append(str(w))
+    return "\n".join(out)
