@@ -343,6 +343,86 @@ def _record_refusal(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, index:
                   error=err.message)
 
 
+# -- saved plans ---------------------------------------------------------------------
+def saved_plan(loaded: LoadedRecipe, result: PlanResult, source: str,
+               input_overrides: Mapping[str, str], set_vars: Mapping[str, str]) -> dict[str, Any]:
+    """A plan as saved by `plan -o`: bound to the recipe, the unit and the chip state."""
+    body = result.plan.to_json()
+    body["recipe"] = {
+        "name": loaded.name,
+        "path": str(loaded.path.resolve()),
+        "sha256": loaded.sha256,
+        "index": result.index,
+        "inputs": loaded.input_digests,
+        "input_overrides": dict(input_overrides),
+        "set": dict(set_vars),
+    }
+    body["source"] = source
+    body["before_token"] = to_token(redacted(result.plan.before))
+    return body
+
+
+def load_saved_plan(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable plan ({e})") from None
+    if not isinstance(body, dict) or "snapshot_digest" not in body or "recipe" not in body:
+        raise InputError(f"{path}: not a fusebook plan", hint="save one with `fusebook plan ... -o PLAN.json`")
+    from fusebook.plan.model import plan_digest
+
+    if body.get("digest") != plan_digest({k: v for k, v in body.items()
+                                          if k in ("chip", "revision", "snapshot_digest", "changes",
+                                                   "writes", "warnings", "skipped", "key_fingerprints")}):
+        raise InputError(f"{path}: the plan was edited after it was saved", hint="make a new plan")
+    return body
+
+
+def _changed_fields(before: EfuseImage, now: EfuseImage) -> list[str]:
+    out = []
+    a, b = ImageValues(before), ImageValues(now)
+    for f in now.chip.fields:
+        va, vb = a.value(f.name), b.value(f.name)
+        if va != vb:
+            out.append(f"{f.name}: {va} -> {vb}")
+    return out
+
+
+def apply_saved(
+    path: Path,
+    session: Session,
+    *,
+    confirm: Callable[[BurnPlan], bool] | None = None,
+    ledger: Any = None,
+) -> ApplyOutcome:
+    """Apply a saved plan: refused (exit 3) if the chip no longer matches its snapshot."""
+    from fusebook.snapshot.formats import from_token
+
+    body = load_saved_plan(path)
+    image = session.read_image()
+    if image.chip.name != body["chip"]:
+        raise PlanError(f"{path}: the plan is for {body['chip']}, the chip is {image.chip.description}")
+    if image.digest() != body["snapshot_digest"]:
+        changed = _changed_fields(from_token(body["before_token"]), redacted(image))
+        raise PlanError(
+            f"{path}: the chip changed since the plan was made"
+            + (": " + "; ".join(changed[:12]) if changed else ""),
+            hint="make a new plan against the chip as it is now",
+        )
+    rec = body["recipe"]
+    loaded = load_recipe(rec["path"], input_overrides=rec.get("input_overrides") or {},
+                         set_vars=rec.get("set") or {})
+    if loaded.sha256 != rec["sha256"] or loaded.input_digests != rec["inputs"]:
+        raise PlanError(f"{path}: the recipe or its inputs changed since the plan was made",
+                        hint="make a new plan")
+    fresh = plan(loaded, image, rec["index"]).plan.to_json()
+    if fresh["writes"] != body["writes"] or fresh["key_fingerprints"] != body["key_fingerprints"]:
+        raise PlanError(f"{path}: re-planning gives a different plan", hint="make a new plan")
+    return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger)
+
+
 # -- snapshots -----------------------------------------------------------------------
 def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
     return to_json(image, source)

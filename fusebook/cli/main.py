@@ -271,10 +271,8 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     loaded = _load(args)
     image, source = _image_from(args)
     result = api.plan(loaded, image, args.index)
-    body = result.plan.to_json()
-    body["recipe"] = {"name": loaded.name, "path": str(args.recipe), "sha256": loaded.sha256,
-                      "index": args.index, "inputs": loaded.input_digests}
-    body["source"] = source
+    body = api.saved_plan(loaded, result, source, _pairs(args.input, "--input"),
+                          _pairs(args.set, "--set"))
     if args.output:
         args.output.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
     out.emit(body, lambda: render.plan_text(result.plan))
@@ -301,11 +299,15 @@ def _ledger(args: argparse.Namespace) -> Any:
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
-    loaded = _load(args)
     ledger = _ledger(args)
     confirm = None if args.yes else _confirm_prompt
-    with _connect(args) as session:
-        outcome = api.apply(loaded, session, args.index, confirm=confirm, ledger=ledger)
+    if args.recipe.suffix == ".json":
+        with _connect(args) as session:
+            outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger)
+    else:
+        loaded = _load(args)
+        with _connect(args) as session:
+            outcome = api.apply(loaded, session, args.index, confirm=confirm, ledger=ledger)
     body = outcome.plan.to_json()
     body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
     body["record_id"] = outcome.record_id
