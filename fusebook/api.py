@@ -15,9 +15,10 @@ plan it shows, reads the chip back, checks `ensure`, and records the outcome.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
@@ -40,18 +41,18 @@ from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, to_json, to_token
 
 __all__ = [
+    "ApplyOutcome",
     "ConnectOptions",
-    "Session",
     "LoadedRecipe",
     "PlanResult",
-    "ApplyOutcome",
-    "connect",
-    "load_recipe",
-    "plan",
+    "Session",
     "apply",
-    "load_snapshot",
-    "snapshot_json",
+    "connect",
     "load_chip",
+    "load_recipe",
+    "load_snapshot",
+    "plan",
+    "snapshot_json",
 ]
 
 

@@ -91,7 +91,7 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
     if result.after.blocks != plan.after.blocks:
         diff = [
             controller.chip.blocks[i].name
-            for i, (a, b) in enumerate(zip(result.after.blocks, plan.after.blocks))
+            for i, (a, b) in enumerate(zip(result.after.blocks, plan.after.blocks, strict=False))
             if a != b
         ]
         err = BurnError(
@@ -103,4 +103,4 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
     return result
 
 
-__all__ = ["ApplyResult", "commit", "MAX_PROGRAMS", "LinkError"]
+__all__ = ["MAX_PROGRAMS", "ApplyResult", "LinkError", "commit"]

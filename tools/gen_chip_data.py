@@ -225,7 +225,7 @@ def _errors(regs: Any, nblocks: int) -> tuple[list[str], list[dict[str, Any]], l
 
 
 def _rom_facts(chip: str) -> dict[str, Any]:
-    import esptool.targets as targets
+    from esptool import targets
 
     cls = targets.CHIP_DEFS[chip]
     facts: dict[str, Any] = {"chip_name": cls.CHIP_NAME}

@@ -31,7 +31,7 @@ def _num(v: Any) -> int:
     return int(v, 0) if isinstance(v, str) else int(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw(stem: str) -> dict[str, Any]:
     path = DATA_DIR / f"{stem}.yaml"
     return YAML(typ="safe").load(path.read_text())
@@ -69,7 +69,7 @@ def load_chip(name: str, revision: int | None = None) -> ChipDef:
     return _build(table_stem(key, revision))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(stem: str) -> ChipDef:
     d = _raw(stem)
     blocks = tuple(

@@ -7,8 +7,8 @@ as "which bits does KEY_PURPOSE_0 occupy" or "which bit of WR_DIS protects BLOCK
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from fusebook.errors import InputError, did_you_mean
 

@@ -5,7 +5,8 @@ Only presentation lives here; every number comes from the api's values.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fusebook.chips.models import ChipDef
 from fusebook.efuse import codecs
@@ -20,10 +21,10 @@ def table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
     for r in rows:
         for i, c in enumerate(r):
             widths[i] = max(widths[i], len(c))
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
     out = [line.rstrip(), "  ".join("-" * w for w in widths)]
     for r in rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
     return "\n".join(out)
 
 

@@ -98,11 +98,10 @@ class Controller:
             # No link told us the crystal: the common 40 MHz, or the chip's only one.
             freq = 40 if 40 in self.chip.timing else next(iter(self.chip.timing))
         if freq not in self.chip.timing:
-            if True:
-                raise BurnError(
-                    f"{self.chip.description}: no eFuse programming timing for a "
-                    f"{freq} MHz crystal (known: {sorted(self.chip.timing)})"
-                )
+            raise BurnError(
+                f"{self.chip.description}: no eFuse programming timing for a "
+                f"{freq} MHz crystal (known: {sorted(self.chip.timing)})"
+            )
         for step in self.chip.timing[freq]:
             self._update(self.chip.registers[step.register], step.mask, step.value)
         self._timing_done = True

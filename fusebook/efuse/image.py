@@ -7,8 +7,8 @@ A field is then a shift and a mask away, which keeps planning pure and fast. Pro
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef
 

@@ -6,7 +6,7 @@ A thin, read-only view over an `EfuseImage`: values in the user's words (ints, b
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from fusebook.efuse import codecs
 from fusebook.efuse.image import EfuseImage
@@ -15,7 +15,7 @@ from fusebook.efuse.image import EfuseImage
 class ImageValues:
     """Implements the recipe layer's `EfuseValues` protocol over an image."""
 
-    __slots__ = ("image", "_cache")
+    __slots__ = ("_cache", "image")
 
     def __init__(self, image: EfuseImage) -> None:
         self.image = image

@@ -71,7 +71,7 @@ def from_token(token: str, where: str = "token") -> EfuseImage:
     if len(blocks_text) != len(chip.blocks):
         raise InputError(f"{where}: {len(blocks_text)} blocks in token, {chip.name} has {len(chip.blocks)}")
     words = []
-    for b, text in zip(chip.blocks, blocks_text):
+    for b, text in zip(chip.blocks, blocks_text, strict=False):
         raw = _unb64(text) if text else bytes(b.words * 4)
         if len(raw) != b.words * 4:
             raise InputError(f"{where}: block {b.name} has {len(raw)} bytes, expected {b.words * 4}")

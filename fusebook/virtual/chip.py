@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse import coding
-from fusebook.efuse.image import CODING_34, CODING_RS, EfuseImage
+from fusebook.efuse.image import CODING_34, EfuseImage
 
 MASK32 = 0xFFFFFFFF
 #: ESP32 revision bit outside the eFuse window (APB_CTL_DATE bit 31), as a v3 chip reads it.

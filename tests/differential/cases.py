@@ -7,8 +7,9 @@ holds after rendering; the actions call espefuse's batch API for the same burn.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 KEY32 = bytes(range(1, 33))
 KEY32B = bytes(range(101, 133))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from espefuse import init_commands
 
@@ -13,13 +14,12 @@ from espefuse import init_commands
 def espefuse_burn(chip: str, efuse_file: Path, actions: Callable[[Any], None]) -> str:
     """Run `actions(commands)` in one espefuse batch against `efuse_file`; return its log."""
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        with init_commands(
-            chip=chip, virt=True, virt_efuse_file=str(efuse_file), do_not_confirm=True
-        ) as cmds:
-            cmds.use_batch_mode()
-            actions(cmds)
-            cmds.burn_all()
+    with contextlib.redirect_stdout(out), init_commands(
+        chip=chip, virt=True, virt_efuse_file=str(efuse_file), do_not_confirm=True
+    ) as cmds:
+        cmds.use_batch_mode()
+        actions(cmds)
+        cmds.burn_all()
     return out.getvalue()
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
+from fusebook.errors import SourceLocation
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Operation, compile_operations
 from fusebook.plan.planner import build_plan
-from fusebook.errors import SourceLocation
 
 
 def ops(*steps: dict[str, Any]) -> list[Operation]:
