@@ -55,9 +55,36 @@ def _read_value(controller: Controller, write: BlockWrite) -> int:
     return value
 
 
+def _read_after(plan: BurnPlan, controller: Controller, readback: dict[int, int]) -> EfuseImage:
+    """The chip after the burn, reading again only what the burn can have changed.
+
+    Each written block was read back right after its program; blocks whose read
+    protection the burn switched on are read once more (they must now read as zero).
+    Everything else is unchanged since the complete pre-burn read.
+    """
+    blocks = list(plan.before.blocks)
+    for block_id, value in readback.items():
+        blocks[block_id] = value
+    newly_hidden = [
+        b for b in controller.chip.blocks
+        if plan.before.block_readable(b) and not plan.after.block_readable(b)
+        or any(
+            f.rd_dis and plan.before.field_readable(f) and not plan.after.field_readable(f)
+            for f in controller.chip.fields_in_block(b.id)
+        )
+    ]
+    for b in newly_hidden:
+        value = 0
+        for i, w in enumerate(controller.read_block_words(b)):
+            value |= w << (32 * i)
+        blocks[b.id] = value
+    return plan.before.with_blocks(tuple(blocks))
+
+
 def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
     """Burn `plan` through `controller`; BurnError/LinkError carry the progress report."""
     result = ApplyResult()
+    readback: dict[int, int] = {}
     try:
         for write in plan.writes:
             blk = controller.chip.blocks[write.block]
@@ -67,6 +94,7 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
                 result.programs += 1
                 status = controller.block_status(write.block)
                 value = _read_value(controller, write)
+                readback[write.block] = value
                 if value & ~write.expected:
                     raise BurnError(
                         f"{write.block_name} holds bits the plan did not ask for after programming",
@@ -83,7 +111,7 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
                 result.retries += 1
             result.verified.append(write)
             result.in_flight = None
-        result.after = controller.read_image()
+        result.after = _read_after(plan, controller, readback)
     except FusebookError as e:
         e.message = f"{e.message}\n{result.report(plan)}"
         e.progress = result  # type: ignore[attr-defined]
