@@ -30,6 +30,7 @@ from fusebook.errors import (
     BurnError,
     FusebookError,
     InputError,
+    LinkError,
     PlanError,
     SourceLocation,
 )
@@ -275,6 +276,8 @@ def apply(
             )
             _record_refusal(ledger, loaded, image, index, mac, err)
             raise err
+    if ledger is not None:
+        _confirm_skipped_keys(ledger, burn, mac)
     if burn.empty:
         if ledger is not None:
             record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
@@ -284,23 +287,53 @@ def apply(
     if confirm is not None and not confirm(burn):
         raise Aborted("aborted at the prompt: nothing was burned")
     if ledger is not None:
-        record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+        try:
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+        except PlanError as e:  # another station took a per-unit value in the meantime
+            _record_refusal(ledger, loaded, image, index, mac, e)
+            raise
     try:
         result = commit(burn, session.controller)
         after = result.after if result.after is not None else session.read_image()
         _assert(loaded, "ensure", _context(loaded, after, index), BurnError)
-    except FusebookError as e:
+    except BaseException as e:
         if ledger is not None and record_id is not None:
-            try:
-                after_token = to_token(redacted(session.read_image()))
-            except FusebookError:
-                after_token = None
-            ledger.finish(record_id, outcome="failed", after_token=after_token,
-                          exit_code=e.exit_code, error=e.message)
+            _finish_failed(ledger, record_id, session, e)
         raise
     if ledger is not None and record_id is not None:
         ledger.finish(record_id, outcome="ok", after_token=to_token(redacted(after)), exit_code=0)
     return ApplyOutcome(burn, result, after, record_id)
+
+
+def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
+    """A read-protected key skipped as 'already burned' must be the key the ledger knows."""
+    for block in burn.skipped:
+        wanted = burn.key_fingerprints.get(block)
+        if wanted is None:
+            continue
+        known = ledger.key_fingerprint(mac, block)
+        if known is not None and known != wanted:
+            raise PlanError(
+                f"{block} on chip {mac} holds a different key than this recipe's "
+                f"(ledger: {known}, recipe: {wanted})",
+                hint="the unit was keyed by another recipe or inputs; check before going on",
+            )
+
+
+def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException) -> None:
+    """Record how a burn ended early; an interrupted one (Ctrl-C) says so."""
+    after_token = None
+    if isinstance(e, FusebookError) and not isinstance(e, LinkError):
+        try:
+            after_token = to_token(redacted(session.read_image()))
+        except FusebookError:
+            after_token = None
+    if isinstance(e, FusebookError):
+        ledger.finish(record_id, outcome="failed", after_token=after_token,
+                      exit_code=e.exit_code, error=e.message)
+    else:
+        ledger.finish(record_id, outcome="interrupted", exit_code=Aborted.exit_code,
+                      error=type(e).__name__)
 
 
 def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan, image: EfuseImage,

@@ -1,0 +1,55 @@
+"""`fusebook ledger list|show|export`: reading the burn ledger."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from fusebook.cli.render import table
+from fusebook.errors import InputError
+
+
+def _path(args: argparse.Namespace) -> Path:
+    return args.ledger or Path(os.environ.get("FUSEBOOK_LEDGER", "fusebook-ledger.sqlite"))
+
+
+def run_ledger(args: argparse.Namespace, out: Any) -> int:
+    from fusebook.ledger.store import Ledger
+
+    path = _path(args)
+    if not path.exists():
+        raise InputError(f"{path}: no ledger here", hint="give --ledger PATH (or set FUSEBOOK_LEDGER)")
+    with Ledger(path) as ledger:
+        if args.action == "list":
+            records = list(ledger.list(args.limit, args.chip_mac, args.recipe))
+            out.emit(
+                {"records": [r.to_json() for r in records]},
+                lambda: table(
+                    ((r.id, r.started_at, r.chip_type, r.factory_mac, r.recipe_name,
+                      "" if r.index is None else r.index, r.outcome)
+                     for r in records),
+                    ("id", "started", "chip", "factory MAC", "recipe", "index", "outcome"),
+                ),
+            )
+            return 0
+        if args.action == "show":
+            if args.id is None:
+                raise InputError("`ledger show` needs a record id")
+            record = ledger.get(args.id)
+            if record is None:
+                raise InputError(f"no ledger record {args.id} in {path}")
+            data = record.to_json()
+            out.emit(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+            return 0
+        if not args.csv and out.fmt != "json":
+            raise InputError("`ledger export` writes CSV: add --csv")
+        if args.output:
+            with open(args.output, "w", newline="") as f:
+                n = ledger.export_csv(f, args.chip_mac, args.recipe)
+            out.emit({"written": str(args.output), "records": n}, f"wrote {n} records to {args.output}")
+        else:
+            ledger.export_csv(sys.stdout, args.chip_mac, args.recipe)
+        return 0

@@ -1,0 +1,28 @@
+"""The two ways the ledger says no, each mapped to an exit code of the contract.
+
+A ledger that cannot be opened or written is a problem with the `--ledger PATH` the user
+gave (exit 2); a per-unit value already recorded on another chip is a plan that must not
+go ahead (exit 3).
+"""
+
+from __future__ import annotations
+
+from fusebook.errors import InputError, PlanError
+from fusebook.ledger.record import Conflict
+
+
+class LedgerError(InputError):
+    """The ledger file cannot be used: not a ledger, too new, locked, unwritable."""
+
+
+class DuplicateUnitValue(PlanError):
+    """A per-unit (`unique`) value is already recorded for a different chip."""
+
+    def __init__(self, conflicts: tuple[Conflict, ...]) -> None:
+        first = conflicts[0]
+        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        super().__init__(
+            str(first) + more,
+            hint="per-unit values must be unique: check --index and the inputs",
+        )
+        self.conflicts = conflicts

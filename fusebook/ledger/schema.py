@@ -1,0 +1,127 @@
+"""The ledger's tables, its version stamp, and the path from any older version to this one.
+
+The version lives in the `meta` table (`schema_version`). A ledger is opened only by a
+fusebook that knows its version or a newer one: an older fusebook refuses a newer ledger
+rather than misread it. Each migration is one function that lifts the schema by one
+version; all of them run inside the caller's single transaction, so a ledger is either
+fully migrated or untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+
+SCHEMA_VERSION = 1
+
+#: "FBkL" in the SQLite header, so `file` and other tools can tell a ledger apart.
+APPLICATION_ID = 0x46426B4C
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Columns `finish` (and the interrupted sweep) may still set on an open record; every
+# other column is fixed when the record is begun.
+CLOSING_COLUMNS = ("finished_at", "after_token", "outcome", "exit_code", "error")
+FIXED_COLUMNS = (
+    "id", "started_at", "chip_type", "revision", "factory_mac", "recipe_name", "recipe_sha256",
+    "unit_index", "input_digests", "plan", "plan_digest", "before_token", "unique_values",
+    "key_fingerprints", "host", "boot_id", "pid_namespace", "pid", "fusebook_version",
+)
+
+_V1_TABLES = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at       TEXT NOT NULL,
+    finished_at      TEXT,
+    chip_type        TEXT NOT NULL,
+    revision         INTEGER,
+    factory_mac      TEXT NOT NULL,
+    recipe_name      TEXT NOT NULL,
+    recipe_sha256    TEXT NOT NULL,
+    unit_index       INTEGER,
+    input_digests    TEXT NOT NULL,
+    plan             TEXT,
+    plan_digest      TEXT,
+    before_token     TEXT,
+    after_token      TEXT,
+    unique_values    TEXT NOT NULL,
+    key_fingerprints TEXT NOT NULL,
+    outcome          TEXT NOT NULL CHECK (outcome IN
+                         ('in-progress', 'ok', 'nothing-to-do', 'failed', 'refused', 'interrupted')),
+    exit_code        INTEGER,
+    error            TEXT,
+    host             TEXT NOT NULL,
+    boot_id          TEXT NOT NULL,
+    pid_namespace    TEXT NOT NULL,
+    pid              INTEGER NOT NULL,
+    fusebook_version TEXT NOT NULL
+);
+CREATE INDEX records_by_chip ON records (factory_mac, id);
+CREATE INDEX records_by_recipe ON records (recipe_name, id);
+CREATE INDEX records_open ON records (id) WHERE finished_at IS NULL;
+
+CREATE TABLE unit_values (
+    record_id INTEGER NOT NULL REFERENCES records (id),
+    field     TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (record_id, field)
+) WITHOUT ROWID;
+CREATE INDEX unit_values_lookup ON unit_values (field, value);
+"""
+
+_APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'ledger records are append-only'); END"
+
+
+def _v1_triggers() -> tuple[str, ...]:
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FIXED_COLUMNS)
+    return (
+        f"CREATE TRIGGER records_no_delete BEFORE DELETE ON records {_APPEND_ONLY}",
+        f"CREATE TRIGGER unit_values_no_delete BEFORE DELETE ON unit_values {_APPEND_ONLY}",
+        f"CREATE TRIGGER unit_values_no_update BEFORE UPDATE ON unit_values {_APPEND_ONLY}",
+        "CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
+        f"WHEN OLD.finished_at IS NOT NULL OR {changed} "
+        "BEGIN SELECT RAISE(ABORT, 'a finished ledger record cannot change'); END",
+    )
+
+
+def create_v1(db: sqlite3.Connection) -> None:
+    """Version 1 from an empty database."""
+    for statement in _V1_TABLES.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+    for statement in _v1_triggers():
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+#: target version -> the function that lifts the schema from (target - 1) to target.
+MIGRATIONS: Mapping[int, Migration] = {1: create_v1}
+
+
+def migrate(
+    db: sqlite3.Connection,
+    found: int,
+    target: int = SCHEMA_VERSION,
+    steps: Mapping[int, Migration] = MIGRATIONS,
+) -> int:
+    """Lift a ledger from version `found` to `target`, one step at a time.
+
+    The caller holds the write transaction; a failing step leaves it to roll back, so the
+    ledger stays at `found`. Returns the version reached.
+    """
+    for version in range(found + 1, target + 1):
+        step = steps.get(version)
+        if step is None:
+            raise RuntimeError(f"no ledger migration to schema version {version}")
+        step(db)
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(version),),
+        )
+    return max(found, target)

@@ -1,0 +1,399 @@
+"""The burn ledger: one SQLite file that remembers every apply, written so a crash loses nothing.
+
+Every burn is recorded in two steps. `begin` commits a record reading "in-progress"
+before the chip is touched; `finish` commits its outcome afterwards. A process killed at
+any moment therefore leaves either no record (it died before `begin` returned, nothing
+was burned) or an honest "in-progress" one, which the next opening of the ledger turns
+into "interrupted" once it can prove the writer is gone. Each step is one transaction in
+WAL mode with `synchronous=FULL`: once `begin` or `finish` returns, the step survives a
+killed process and a power cut.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from fusebook import __version__
+from fusebook.ledger import record as rec
+from fusebook.ledger.errors import DuplicateUnitValue, LedgerError
+from fusebook.ledger.export import write_csv
+from fusebook.ledger.owner import Writer
+from fusebook.ledger.record import Conflict, LedgerRecord
+from fusebook.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
+
+#: How long a write waits for another station's transaction before giving up.
+BUSY_TIMEOUT_S = 15.0
+
+_INTERRUPTED_NOTE = (
+    "the process that started this burn ended without recording an outcome "
+    "(killed, crashed or the host restarted); read the chip to see what was burned"
+)
+
+
+def _now() -> str:
+    """UTC, ISO-8601, microseconds: sorts as text in the order things happened."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _optional_int(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"ledger field {name!r} must be an integer or None")
+    return value
+
+
+def _dumps(value: Mapping[str, str]) -> str:
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+
+
+def _problem(path: Path, e: sqlite3.Error) -> LedgerError:
+    """A SQLite failure in the words of someone running a production line."""
+    text = str(e)
+    if "locked" in text or "busy" in text:
+        hint = "another fusebook is writing to this ledger; try again, or use --ledger for a separate file"
+    elif "readonly" in text or "unable to open" in text:
+        hint = "the ledger file and its folder must exist and be writable"
+    elif "not a database" in text or "malformed" in text:
+        hint = "this file is not a fusebook ledger (or is damaged); pass another --ledger PATH"
+    elif "disk" in text or "full" in text:
+        hint = "check the disk holding the ledger (space, errors)"
+    else:
+        hint = None
+    return LedgerError(f"ledger {path}: {text}", hint=hint)
+
+
+class Ledger:
+    """An open ledger file. Create it with a path; it is made on first use."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self._writer = Writer.current()
+        if self.path.is_dir():
+            raise LedgerError(f"ledger {self.path} is a folder", hint="give a file path, e.g. fusebook-ledger.sqlite")
+        if not self.path.parent.is_dir():
+            raise LedgerError(f"ledger {self.path}: folder {self.path.parent} does not exist",
+                              hint="create the folder or pass another --ledger PATH")
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self.schema_version = self._open_schema(busy_timeout_s)
+            with self._write() as db:
+                self._mark_interrupted(db)
+        except BaseException:
+            self._db.close()
+            raise
+        if not existed:
+            _sync_folder(self.path.parent)
+
+    # -- opening ---------------------------------------------------------------------
+    def _open_schema(self, busy_timeout_s: float) -> int:
+        """Check the file before changing anything in it, then create or migrate the schema.
+
+        A file that is not ours, or a ledger from a newer fusebook, is refused after a
+        read only: not even its journal mode is changed.
+        """
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("BEGIN")
+            try:
+                self._inspect(self._db)
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+        with self._write() as db:
+            found = self._inspect(db)  # again: another station may have created it meanwhile
+            return migrate(db, found or 0)
+
+    def _inspect(self, db: sqlite3.Connection) -> int | None:
+        """The schema version of a usable ledger, None for an empty file; else LedgerError."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if not tables and app_id == 0:
+            return None
+        if "meta" not in tables or app_id != APPLICATION_ID:
+            raise LedgerError(
+                f"{self.path} is an SQLite database but not a fusebook ledger",
+                hint="pass another --ledger PATH; fusebook does not write into other databases",
+            )
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            found = int(row[0]) if row else 0
+        except ValueError:
+            found = 0
+        if found < 1:
+            raise LedgerError(f"ledger {self.path} has no valid schema version",
+                              hint="the file is damaged or not a fusebook ledger")
+        if found > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger {self.path} has schema version {found}, written by a newer fusebook; "
+                f"this fusebook ({__version__}) knows versions up to {SCHEMA_VERSION}",
+                hint="upgrade fusebook to use this ledger; the file was left untouched",
+            )
+        return found
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: taken up front (no lock upgrade deadlocks), all or nothing."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+        try:
+            yield self._db
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise _problem(self.path, e) from None
+
+    def _mark_interrupted(self, db: sqlite3.Connection) -> None:
+        """Turn open records whose writer is provably gone into "interrupted"."""
+        rows = db.execute(
+            "SELECT id, host, boot_id, pid_namespace, pid FROM records "
+            "WHERE finished_at IS NULL AND outcome = 'in-progress'"
+        ).fetchall()
+        for r in rows:
+            writer = Writer(host=r["host"], boot_id=r["boot_id"], pid_namespace=r["pid_namespace"], pid=r["pid"])
+            if writer.is_gone(self._writer):
+                db.execute(
+                    "UPDATE records SET outcome = 'interrupted', error = ? "
+                    "WHERE id = ? AND finished_at IS NULL AND outcome = 'in-progress'",
+                    (_INTERRUPTED_NOTE, r["id"]),
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------
+    def begin(
+        self,
+        *,
+        chip_type: str,
+        revision: int | None,
+        factory_mac: str,
+        recipe_name: str,
+        recipe_sha256: str,
+        index: int | None,
+        input_digests: Mapping[str, str],
+        plan_json: str | None,
+        plan_digest: str | None,
+        before_token: str | None,
+        unique_values: Mapping[str, str],
+        key_fingerprints: Mapping[str, str],
+    ) -> int:
+        """Record an apply about to touch the chip; returns its id once it is on disk.
+
+        Call it after planning and confirmation, before the first program. The per-unit
+        values are checked against other chips in the same transaction that records them,
+        so two stations sharing a ledger cannot both claim one value (DuplicateUnitValue,
+        exit 3; nothing is recorded then).
+        """
+        chip = rec.check_text("chip_type", chip_type)
+        mac = rec.normalise_mac(rec.check_text("factory_mac", factory_mac) or "")
+        name = rec.check_text("recipe_name", recipe_name)
+        digest = rec.check_sha256("recipe_sha256", recipe_sha256)
+        inputs = rec.check_text_map("input_digests", input_digests)
+        plan = rec.check_json("plan_json", plan_json)
+        plan_sum = rec.check_text("plan_digest", plan_digest, optional=True)
+        before = rec.check_text("before_token", before_token, optional=True)
+        unique = rec.check_text_map("unique_values", unique_values)
+        fingerprints = rec.check_fingerprints(key_fingerprints)
+        revision = _optional_int("revision", revision)
+        index = _optional_int("index", index)
+        w = self._writer
+        with self._write() as db:
+            self._mark_interrupted(db)
+            clashes = self._conflicts(db, unique, mac)
+            if clashes:
+                raise DuplicateUnitValue(tuple(clashes))
+            try:
+                cur = db.execute(
+                    "INSERT INTO records (started_at, chip_type, revision, factory_mac, recipe_name, "
+                    "recipe_sha256, unit_index, input_digests, plan, plan_digest, before_token, "
+                    "unique_values, key_fingerprints, outcome, host, boot_id, pid_namespace, pid, "
+                    "fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?)",
+                    (_now(), chip, revision, mac, name, digest, index, _dumps(inputs), plan, plan_sum,
+                     before, _dumps(unique), _dumps(fingerprints), w.host, w.boot_id, w.pid_namespace,
+                     w.pid, __version__),
+                )
+                record_id = int(cur.lastrowid or 0)
+                db.executemany(
+                    "INSERT INTO unit_values (record_id, field, value) VALUES (?, ?, ?)",
+                    [(record_id, f, rec.normalise_value(v)) for f, v in unique.items() if not rec.is_blank(v)],
+                )
+            except sqlite3.Error as e:
+                raise _problem(self.path, e) from None
+        return record_id
+
+    def finish(
+        self,
+        record_id: int,
+        outcome: str,
+        after_token: str | None = None,
+        error: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        """Record how an apply begun with `begin` ended; returns once it is on disk.
+
+        `outcome` is one of ok, nothing-to-do, failed, refused, interrupted. `exit_code`
+        defaults to 0 for ok and nothing-to-do. A record is finished once; finishing it
+        again is a bug in the caller and raises ValueError.
+        """
+        if outcome not in rec.FINAL_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(rec.FINAL_OUTCOMES)}, not {outcome!r}")
+        after = rec.check_text("after_token", after_token, optional=True)
+        message = rec.check_text("error", error, optional=True)
+        code = _optional_int("exit_code", exit_code)
+        if code is None and outcome in (rec.OK, rec.NOTHING_TO_DO):
+            code = 0
+        with self._write() as db:
+            try:
+                cur = db.execute(
+                    "UPDATE records SET finished_at = ?, outcome = ?, after_token = ?, exit_code = ?, "
+                    "error = ? WHERE id = ? AND finished_at IS NULL",
+                    (_now(), outcome, after, code, message, record_id),
+                )
+            except sqlite3.Error as e:
+                raise _problem(self.path, e) from None
+            if cur.rowcount != 1:
+                row = db.execute("SELECT outcome FROM records WHERE id = ?", (record_id,)).fetchone()
+                if row is None:
+                    raise ValueError(f"no ledger record {record_id}")
+                raise ValueError(f"ledger record {record_id} is already finished ({row['outcome']})")
+
+    # -- reading ---------------------------------------------------------------------
+    def _conflicts(self, db: sqlite3.Connection, unique: Mapping[str, str], mac: str) -> builtins.list[Conflict]:
+        anonymous = mac in ("", "unknown")  # a chip we cannot identify might be any chip
+        claiming = ", ".join(f"'{o}'" for o in rec.CLAIMING_OUTCOMES)
+        out: builtins.list[Conflict] = []
+        for field, value in unique.items():
+            if rec.is_blank(value):
+                continue
+            rows = db.execute(
+                "SELECT r.id, r.factory_mac, r.recipe_name, r.started_at, r.outcome "
+                "FROM unit_values u JOIN records r ON r.id = u.record_id "
+                f"WHERE u.field = ? AND u.value = ? AND r.outcome IN ({claiming}) "
+                "AND (r.factory_mac != ? OR ?) ORDER BY r.id",
+                (field, rec.normalise_value(value), mac, anonymous),
+            ).fetchall()
+            out.extend(
+                Conflict(field=field, value=value, factory_mac=r["factory_mac"], record_id=r["id"],
+                         recipe_name=r["recipe_name"], started_at=r["started_at"], outcome=r["outcome"])
+                for r in rows
+            )
+        return out
+
+    def conflicts(self, unique: Mapping[str, str], factory_mac: str) -> builtins.list[Conflict]:
+        """Per-unit values of this unit already recorded on another chip.
+
+        Counted: records that are ok, nothing-to-do (the value was found on that chip),
+        in-progress or interrupted (it may be on that chip). Failed and refused applies
+        claim nothing; blank (all-zero) values are never conflicts; values compare
+        trimmed and case-insensitively.
+        """
+        values = rec.check_text_map("unique", unique)
+        mac = rec.normalise_mac(rec.check_text("factory_mac", factory_mac) or "")
+        try:
+            return self._conflicts(self._db, values, mac)
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+
+    def key_fingerprint(self, factory_mac: str, block: str) -> str | None:
+        """The fingerprint of the key last burned and verified (outcome ok) into `block` of this chip."""
+        mac = rec.normalise_mac(factory_mac)
+        wanted = block.strip().upper()
+        try:
+            rows = self._db.execute(
+                "SELECT key_fingerprints FROM records WHERE factory_mac = ? AND outcome = 'ok' ORDER BY id DESC",
+                (mac,),
+            ).fetchall()
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+        for row in rows:
+            for name, fp in json.loads(row[0]).items():
+                if name.upper() == wanted:
+                    return str(fp)
+        return None
+
+    def _select(self, where: str, args: tuple[Any, ...], order: str, limit: int | None) -> Iterator[LedgerRecord]:
+        sql = f"SELECT * FROM records {where} ORDER BY id {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            for row in self._db.execute(sql, args):
+                yield LedgerRecord.from_row(row)
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+
+    @staticmethod
+    def _filters(chip_mac: str | None, recipe: str | None) -> tuple[str, tuple[Any, ...]]:
+        clauses, args = [], []
+        if chip_mac:
+            clauses.append("factory_mac = ?")
+            args.append(rec.normalise_mac(chip_mac))
+        if recipe:
+            clauses.append("recipe_name = ?")
+            args.append(recipe)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+    def list(self, limit: int | None = 50, chip_mac: str | None = None,
+             recipe: str | None = None) -> builtins.list[LedgerRecord]:
+        """Records newest first, optionally of one chip (factory MAC) or one recipe name."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError("limit must be a non-negative integer or None")
+        where, args = self._filters(chip_mac, recipe)
+        return builtins.list(self._select(where, args, "DESC", limit))
+
+    def get(self, record_id: int) -> LedgerRecord | None:
+        """One record by id, or None if there is none."""
+        return next(self._select("WHERE id = ?", (record_id,), "ASC", 1), None)
+
+    def export_csv(self, stream: TextIO, chip_mac: str | None = None, recipe: str | None = None) -> int:
+        """Every record (or those of one chip / recipe), oldest first, as CSV; returns the row count."""
+        where, args = self._filters(chip_mac, recipe)
+        return write_csv(self._select(where, args, "ASC", None), stream)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a newly created ledger file's name durable too (POSIX; best effort elsewhere)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,110 @@
+"""Opening: a new ledger is created at the current schema; foreign or newer files are refused untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fusebook.ledger import Ledger, LedgerError
+from fusebook.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, create_v1, migrate
+from tests.ledger.units import unit
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_new_ledger_is_stamped_with_its_version_and_journals_to_a_wal(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        assert (ledger.schema_version, ledger.journal_mode) == (SCHEMA_VERSION, "wal")
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+def test_a_ledger_from_a_newer_fusebook_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        ledger.finish(ledger.begin(**unit(1)), "ok")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    before = _digest(path)
+    with pytest.raises(LedgerError) as caught:
+        Ledger(path)
+    assert caught.value.exit_code == 2
+    assert f"schema version {SCHEMA_VERSION + 1}" in caught.value.message
+    assert f"up to {SCHEMA_VERSION}" in caught.value.message
+    assert caught.value.hint and "upgrade fusebook" in caught.value.hint
+    assert _digest(path) == before
+
+
+def test_another_sqlite_database_is_not_written_into(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE parts (id INTEGER)")
+    db.commit()
+    db.close()
+    before = _digest(path)
+    with pytest.raises(LedgerError, match="not a fusebook ledger"):
+        Ledger(path)
+    assert _digest(path) == before
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "recipe.yaml"
+    path.write_text("fusebook: 1\nname: oops\n" * 100)
+    with pytest.raises(LedgerError) as caught:
+        Ledger(path)
+    assert "not a database" in caught.value.message and caught.value.hint
+    assert path.read_text().startswith("fusebook: 1")
+
+
+def test_paths_that_cannot_hold_a_ledger_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="is a folder"):
+        Ledger(tmp_path)
+    with pytest.raises(LedgerError, match="does not exist"):
+        Ledger(tmp_path / "missing" / "ledger.sqlite")
+
+
+def _add_station_column(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN station TEXT")
+
+
+def _broken_step(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN station TEXT")
+    raise RuntimeError("migration bug")
+
+
+def test_migrations_lift_a_ledger_one_version_at_a_time(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    assert migrate(db, 0, 1) == 1
+    db.execute("COMMIT")
+    db.execute("BEGIN IMMEDIATE")
+    assert migrate(db, 1, 2, {1: create_v1, 2: _add_station_column}) == 2
+    db.execute("COMMIT")
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert "station" in [r[1] for r in db.execute("PRAGMA table_info(records)")]
+
+
+def test_a_failing_migration_leaves_the_ledger_at_its_old_version(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    with pytest.raises(RuntimeError, match="migration bug"):
+        migrate(db, 1, 2, {2: _broken_step})
+    db.execute("ROLLBACK")
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert "station" not in [r[1] for r in db.execute("PRAGMA table_info(records)")]
+    with pytest.raises(RuntimeError, match="no ledger migration to schema version 3"):
+        migrate(db, 1, 3, {2: _add_station_column})
+    db.close()
