@@ -166,26 +166,25 @@ def _operation(loaded: LoadedRecipe, step: Any, chip: ChipDef) -> Operation:
             raw = loaded.read_file(str(args["file"]), step.origin)
             args["file"] = Secret(raw) if kind != "burn_block_data" else raw
         if kind == "burn_key_digest":
-            from fusebook.keys.digest import secure_boot_v2_digest
+            from fusebook.keys.digest import secure_boot_v2_key
 
             pem = args.get("file") if args.get("file") is not None else args.get("data")
             if pem is None:
                 raise InputError("burn_key_digest needs `file:` (a key PEM)", location=step.origin)
             pem_bytes = pem.reveal() if isinstance(pem, Secret) else (
                 pem.encode() if isinstance(pem, str) else bytes(pem))
-            try:
-                args["digest"] = secure_boot_v2_digest(pem_bytes)
-            except InputError as e:
-                e.location = e.location or step.origin
-                raise
+            key = secure_boot_v2_key(pem_bytes, chip=chip.name, location=step.origin)
+            args["digest"] = key.digest
+            if key.caveat:
+                args["caveat"] = key.caveat
         elif kind == "burn_key" and "ECDSA" in str(args.get("purpose", "")):
-            args = _ecdsa_key(args, step)
+            args = _ecdsa_key(args, step, chip)
     return Operation(kind, args, step.name or kind, step.origin)
 
 
-def _ecdsa_key(args: dict[str, Any], step: Any) -> dict[str, Any]:
+def _ecdsa_key(args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]:
     """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
-    from fusebook.keys.ecdsa import ecdsa_private_key_bytes
+    from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
 
     src = args.get("file") if args.get("file") is not None else args.get("data")
     if isinstance(src, Secret):
@@ -195,16 +194,14 @@ def _ecdsa_key(args: dict[str, Any], step: Any) -> dict[str, Any]:
     else:
         raw = bytes(src or b"")
     if b"-----BEGIN" not in raw:
-        return args
+        return args  # raw key bytes: burned as given
     key = ecdsa_private_key_bytes(raw)
-    data = key.reveal()
-    purpose = str(args.get("purpose"))
-    if purpose == "ECDSA_KEY_P384":
-        data = b"\0" * 16 + data
-    elif len(data) == 24:
-        data = b"\0" * 8 + data
+    blocks = ecdsa_key_block_data(
+        key, str(args.get("purpose")), chip_purposes=[kp.name for kp in chip.key_purposes],
+        location=step.origin,
+    )
     out = dict(args)
-    out["data"] = Secret(data)
+    out["data"] = Secret(b"".join(b.data.reveal() for b in blocks))
     out.pop("file", None)
     return out
 
