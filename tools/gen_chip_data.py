@@ -24,12 +24,21 @@ CHIPS = [
     "esp32c61", "esp32h2", "esp32p4", "esp32h21", "esp32h4", "esp32s31", "esp32e22",
 ]
 
-#: Revision tables that differ from a chip's default table: (chip, variant file stem,
-#: revision range it applies to). The loader picks the variant by the chip's revision.
+#: Revision tables that differ from a chip's default table: (variant file stem, revision
+#: range it applies to). The loader picks the variant by the chip's revision. Each table
+#: is read from espefuse as it loads for a virtual chip of that revision, so what a table
+#: adds (ESP32-H2 up to v1.1: one BLOCK0 field on top of the current table) or replaces
+#: (ESP32-P4 v3.0: a new BLOCK0 layout) comes out exactly as espefuse sees it.
 VARIANTS = {
     "esp32h2": [("esp32h2_v0.0_v1.1", 0, 101)],
     "esp32p4": [("esp32p4_v3.0", 300, 9999)],
 }
+
+#: The revision whose table is a chip's default file (used when the revision is unknown):
+#: the newest silicon. ESP32-P4's default stays the pre-v3.0 table espefuse itself picks
+#: below v3.0; the v3.0 table is its variant.
+DEFAULT_TABLE_REVISION = {"esp32h2": 102, "esp32p4": 0}
+VARIANT_REVISION = {"esp32h2_v0.0_v1.1": 0, "esp32p4_v3.0": 300}
 
 #: eFuse programming timings per crystal frequency (MHz), as (register, mask name, value)
 #: settings applied before a program command. From the TRMs' "eFuse Controller" chapters
@@ -44,7 +53,13 @@ TIMING: dict[str, dict[int, list[tuple[str, str, int]]]] = {
     "esp32c3": {40: _COMMON_40},
     "esp32s3": {40: _COMMON_40},
     "esp32c6": {40: _COMMON_40},
+    "esp32c61": {40: _COMMON_40},
+    "esp32c5": {40: _COMMON_40, 48: _COMMON_40},
     "esp32h2": {32: _COMMON_40},
+    # espefuse checks the crystal but keeps the controller's reset timings:
+    "esp32p4": {40: []},
+    "esp32h21": {32: []},
+    "esp32h4": {32: []},
     "esp32c2": {
         40: _COMMON_40 + [("EFUSE_WR_TIM_CONF0_REG", "EFUSE_TPGM_INACTIVE_M", 200)],
         26: _COMMON_40 + [("EFUSE_WR_TIM_CONF0_REG", "EFUSE_TPGM_INACTIVE_M", 130)],
@@ -58,11 +73,14 @@ TIMING: dict[str, dict[int, list[tuple[str, str, int]]]] = {
             ("EFUSE_DAC_CONF_REG", "EFUSE_DAC_CLK_DIV_M", div),
             ("EFUSE_WR_TIM_CONF1_REG", "EFUSE_PWR_ON_NUM_M", on),
             ("EFUSE_WR_TIM_CONF2_REG", "EFUSE_PWR_OFF_NUM_M", off),
+            # read timing (espefuse leaves TSUR_A at its reset value)
+            ("EFUSE_RD_TIM_CONF_REG", "EFUSE_TRD_M", trd),
+            ("EFUSE_RD_TIM_CONF_REG", "EFUSE_THR_A_M", thr),
         ]
-        for f, (tsup, tpgm, thp, tinact), (div, on, off) in [
-            (80, (0x2, 0x320, 0x2, 0x4), (0xA0, 0xA200, 0x100)),
-            (40, (0x1, 0x190, 0x1, 0x2), (0x50, 0x5100, 0x80)),
-            (20, (0x1, 0xC8, 0x1, 0x1), (0x28, 0x2880, 0x40)),
+        for f, (tsup, tpgm, thp, tinact), (div, on, off), (trd, thr) in [
+            (80, (0x2, 0x320, 0x2, 0x4), (0xA0, 0xA200, 0x100), (0x4, 0x2)),
+            (40, (0x1, 0x190, 0x1, 0x2), (0x50, 0x5100, 0x80), (0x2, 0x1)),
+            (20, (0x1, 0xC8, 0x1, 0x1), (0x28, 0x2880, 0x40), (0x1, 0x1)),
         ]
     },
     # ESP32: EFUSE_CLK_SETTINGS (clk_sel0, clk_sel1, dac_clk_div) per APB frequency.
@@ -76,8 +94,9 @@ TIMING: dict[str, dict[int, list[tuple[str, str, int]]]] = {
     },
 }
 
-#: Chips whose controller needs no timing set-up from the host (the ROM sets it).
-NO_TIMING = {"esp32p4", "esp32c5", "esp32c61", "esp32h21", "esp32h4", "esp32s31", "esp32e22"}
+#: Chips whose eFuse programming needs no register set-up from the host: espefuse keeps
+#: the controller's reset timings (ESP32-P4, -H21 and -H4 still require their crystal).
+NO_TIMING = {"esp32p4", "esp32h21", "esp32h4", "esp32s31", "esp32e22"}
 
 #: BLOCK0 fields burned in a final, separate program (espefuse's postponed list).
 POSTPONED_ESP32 = ["WR_DIS", "RD_DIS", "UART_DOWNLOAD_DIS", "ABS_DONE_1", "FLASH_CRYPT_CNT"]
@@ -104,6 +123,68 @@ REVISION: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {
     "esp32e22": ([], []),
 }
 DEFAULT_REVISION = ([("WAFER_VERSION_MAJOR", 0)], [("WAFER_VERSION_MINOR", 0)])
+
+
+#: Key purposes' burn rules beyond espefuse's purpose table, per chip (or table stem).
+#: ESP32-C2 has no KEY_PURPOSE field: the purpose says which part of BLOCK_KEY0 the key
+#: takes, a 256-bit flash key also burns XTS_KEY_LENGTH_256, and a secure boot digest
+#: keeps the first 16 bytes of the SHA-256 (espefuse/efuse/esp32c2/operations.py).
+#: ESP32-H2 up to v1.1: an ECDSA key also forces the hardware k (ECDSA_FORCE_USE_HARDWARE_K).
+KEY_PURPOSE_RULES: dict[str, dict[str, dict[str, Any]]] = {
+    "esp32c2": {
+        "USER": {"target": "BLOCK_KEY0"},
+        "XTS_AES_128_KEY": {"target": "BLOCK_KEY0", "sets": {"XTS_KEY_LENGTH_256": 1}},
+        "XTS_AES_128_KEY_DERIVED_FROM_128_EFUSE_BITS": {"target": "BLOCK_KEY0_LOW_128"},
+        "SECURE_BOOT_DIGEST": {"target": "BLOCK_KEY0_HI_128", "digest_bytes": 16},
+    },
+    "esp32h2_v0.0_v1.1": {
+        "ECDSA_KEY": {"sets": {"ECDSA_FORCE_USE_HARDWARE_K": 1}},
+    },
+}
+
+#: Fields espefuse shows as one value made of several runs of bits of one block:
+#: name -> (parts from least significant up, burnable, field whose attributes it keeps).
+_P4_RECOVERY = [f"RECOVERY_BOOTLOADER_FLASH_SECTOR_{r}" for r in
+                ("0_1", "2_2", "3_6", "7_7", "8_10", "11_11")]
+COMPOSITES: dict[str, dict[str, tuple[list[str], bool, str | None]]] = {
+    "esp32": {"PKG_VERSION": (["CHIP_PACKAGE", "CHIP_PACKAGE_4BIT"], False, None)},
+    "esp32c3": {"WAFER_VERSION_MINOR": (["WAFER_VERSION_MINOR_LO", "WAFER_VERSION_MINOR_HI"], False, None)},
+    "esp32s2": {"WAFER_VERSION_MINOR": (["WAFER_VERSION_MINOR_LO", "WAFER_VERSION_MINOR_HI"], False, None)},
+    "esp32s3": {
+        "WAFER_VERSION_MINOR": (["WAFER_VERSION_MINOR_LO", "WAFER_VERSION_MINOR_HI"], False, None),
+        "PSRAM_CAPACITY": (["PSRAM_CAP", "PSRAM_CAP_3"], False, None),
+    },
+    "esp32c5": {
+        "RECOVERY_BOOTLOADER_FLASH_SECTOR": (
+            ["RECOVERY_BOOTLOADER_FLASH_SECTOR_LO", "RECOVERY_BOOTLOADER_FLASH_SECTOR_HI"], True, None),
+        "BOOTLOADER_ANTI_ROLLBACK_SECURE_VERSION": (
+            ["BOOTLOADER_ANTI_ROLLBACK_SECURE_VERSION_LO", "BOOTLOADER_ANTI_ROLLBACK_SECURE_VERSION_HI"],
+            True, None),
+    },
+    "esp32p4": {
+        "WAFER_VERSION_MAJOR": (["WAFER_VERSION_MAJOR_LO", "WAFER_VERSION_MAJOR_HI"], False, None),
+        "RECOVERY_BOOTLOADER_FLASH_SECTOR": (_P4_RECOVERY, True, None),
+        # v3.0: 5-bit key purposes whose fifth bit is KEY_PURPOSE_n_H
+        **{f"KEY_PURPOSE_{i}": ([f"KEY_PURPOSE_{i}", f"KEY_PURPOSE_{i}_H"], True, f"KEY_PURPOSE_{i}")
+           for i in range(6)},
+    },
+}
+
+#: Fields that must never all be set, as espefuse's is_efuses_incompatible_for_burn says.
+INCOMPATIBLE: dict[str, list[list[str]]] = {
+    "esp32s3": [["DIS_USB_JTAG", "DIS_USB_SERIAL_JTAG"]],  # a ROM bootloader bug
+}
+
+#: Revision rules beyond (field, shift) parts. ESP32-S3 v0.0 chips with block version
+#: v1.1 used the wafer-version bits for something else: such a chip reads as v0.0.
+REVISION_QUIRKS: dict[str, dict[str, Any]] = {
+    "esp32s3": {"zero_if": {"WAFER_VERSION_MINOR_LO": 0, "BLK_VERSION_MAJOR": 1,
+                                  "BLK_VERSION_MINOR": 1}},
+}
+
+
+#: Registers some chips name differently; the controller code uses the canonical name.
+REGISTER_ALIASES = {"EFUSE_PGM_CHECK_VALUE0_REG": "EFUSE_CHECK_VALUE0_REG"}
 
 
 def _hex(v: int) -> str:
@@ -160,16 +241,19 @@ def _field_records(efuses: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _key_purposes(efuses: Any) -> list[dict[str, Any]]:
-    for e in efuses.efuses:
-        if e.efuse_class == "keypurpose":
-            kps = type(e).KEY_PURPOSES
-            return [
-                {"name": n, "value": v, "digest": d == "DIGEST", "reverse": r == "Reverse",
-                 "read_protect": p == "need_rd_protect"}
-                for (n, v, d, r, p) in kps
-            ]
-    return []
+def _key_purposes(chip: str, stem: str, fields_mod: Any) -> list[dict[str, Any]]:
+    """Every key purpose of the chip's table, with the burn rules that go with it."""
+    if not hasattr(fields_mod, "EfuseKeyPurposeField"):
+        return []  # ESP32: keys go to blocks by name (flash_encryption, secure_boot_v1, ...)
+    kps = fields_mod.EfuseKeyPurposeField.KEY_PURPOSES
+    extra = KEY_PURPOSE_RULES.get(stem, KEY_PURPOSE_RULES.get(chip, {}))
+    out = []
+    for (n, v, d, r, p) in kps:
+        rec: dict[str, Any] = {"name": n, "value": v, "digest": d == "DIGEST", "reverse": r == "Reverse",
+                               "read_protect": p == "need_rd_protect"}
+        rec.update(extra.get(n, {}))
+        out.append(rec)
+    return out
 
 
 def _registers(regs: Any) -> tuple[dict[str, str], dict[str, int]]:
@@ -186,6 +270,9 @@ def _registers(regs: Any) -> tuple[dict[str, str], dict[str, int]]:
             registers[name] = _hex(v)
         else:
             constants[name] = v
+    for name, canonical in REGISTER_ALIASES.items():
+        if name in registers and canonical not in registers:
+            registers[canonical] = registers[name]
     return registers, constants
 
 
@@ -243,47 +330,124 @@ def _rom_facts(chip: str) -> dict[str, Any]:
     return facts
 
 
-def build(chip: str, table_file: str | None = None) -> dict[str, Any]:
+def _espefuse_for_revision(chip: str, revision: int | None) -> Any:
+    """espefuse's field set for a virtual `chip` of `revision` (as it loads on silicon)."""
+    import contextlib
     import importlib
+    import tempfile
 
     from espefuse import init_commands
 
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "efuse.bin"
+        if revision:
+            emu_mod = importlib.import_module(f"espefuse.efuse.{chip}.emulate_efuse_controller")
+            with contextlib.redirect_stdout(io.StringIO()):
+                emu = emu_mod.EmulateEfuseController(str(path))
+                emu.set_chip_revision(revision)
+                emu.save_to_file()
+        with contextlib.redirect_stdout(io.StringIO()):
+            efuses = init_commands(chip=chip, virt=True, virt_efuse_file=str(path)).efuses
+            # Some fields are listed only on chips in a given state (calibration once its
+            # block version is burned; ESP32's custom MAC once MAC_VERSION is 1): take them all.
+            present = {e.name for e in efuses.efuses}
+            for group in ("KEYBLOCKS_256", "CUSTOM_MAC", "ADC_CALIBRATION", "CALIBRATION_EFUSES"):
+                for e in efuses._convert_efuse_defs(getattr(efuses.Fields, group, [])):
+                    if e.name not in present:
+                        efuses.efuses.append(e)
+                        present.add(e.name)
+    return efuses
+
+
+def _composites(chip: str, stem: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fields espefuse shows as one value assembled from several runs of bits."""
+    by_name = {f["name"]: f for f in fields}
+    out = []
+    for name, (part_names, burnable, base) in COMPOSITES.get(chip, {}).items():
+        if not all(n in by_name for n in part_names):
+            continue  # this table has no such split (e.g. ESP32-P4 before v3.0)
+        parts = [by_name[n] for n in part_names]
+        blocks = {pf["block"] for pf in parts}
+        wr = {pf.get("wr_dis") for pf in parts}
+        assert len(blocks) == 1 and len(wr) == 1, (stem, name)
+        template = dict(by_name[base]) if base else {}
+        rec: dict[str, Any] = {
+            "name": name, "block": parts[0]["block"], "word": parts[0]["word"], "pos": parts[0]["pos"],
+            "bits": sum(pf["bits"] for pf in parts), "type": "uint",
+        }
+        for key in ("class", "aliases", "meanings"):
+            if key in template:
+                rec[key] = template[key]
+        if parts[0].get("wr_dis") is not None:
+            rec["wr_dis"] = parts[0]["wr_dis"]
+        if not burnable:
+            rec["burnable"] = False
+        rec["category"] = template.get("category", parts[0]["category"])
+        rec["description"] = template.get("description") or (
+            "Combined value of " + ", ".join(part_names) + " (least significant first)")
+        rec["parts"] = [{"word": pf["word"], "pos": pf["pos"], "bits": pf["bits"]} for pf in parts]
+        out.append(rec)
+    return out
+
+
+def _timing(chip: str, regs: Any) -> dict[int, list[dict[str, str]]]:
+    steps_by_freq = dict(TIMING.get(chip, {}))
+    if chip == "esp32s2":
+        # keep the table honest against espefuse's own parameter tables
+        for f, (tsup, tpgm, thp, tinact) in regs.EFUSE_PROGRAMMING_TIMING_PARAMETERS.items():
+            div, on, off = regs.VDDQ_TIMING_PARAMETERS[f]
+            assert steps_by_freq[f] == [
+                ("EFUSE_WR_TIM_CONF1_REG", "EFUSE_TSUP_A_M", tsup),
+                ("EFUSE_WR_TIM_CONF0_REG", "EFUSE_TPGM_M", tpgm),
+                ("EFUSE_WR_TIM_CONF0_REG", "EFUSE_THP_A_M", thp),
+                ("EFUSE_WR_TIM_CONF0_REG", "EFUSE_TPGM_INACTIVE_M", tinact),
+                ("EFUSE_DAC_CONF_REG", "EFUSE_DAC_CLK_DIV_M", div),
+                ("EFUSE_WR_TIM_CONF1_REG", "EFUSE_PWR_ON_NUM_M", on),
+                ("EFUSE_WR_TIM_CONF2_REG", "EFUSE_PWR_OFF_NUM_M", off),
+                ("EFUSE_RD_TIM_CONF_REG", "EFUSE_TRD_M", regs.EFUSE_READING_PARAMETERS[f][1]),
+                ("EFUSE_RD_TIM_CONF_REG", "EFUSE_THR_A_M", regs.EFUSE_READING_PARAMETERS[f][2]),
+            ], f
+    if chip == "esp32":
+        for f, (sel0, sel1, div) in regs.EFUSE_CLK_SETTINGS.items():
+            assert [v for (_, _, v) in steps_by_freq[f]] == [div, sel0, sel1], f
+    return {
+        freq: [{"register": r, "mask": _hex(getattr(regs, m)), "value": _hex(v)} for (r, m, v) in steps]
+        for freq, steps in steps_by_freq.items()
+    }
+
+
+def build(chip: str, stem: str | None = None, revision: int | None = None) -> dict[str, Any]:
+    import importlib
+
+    stem = stem or chip
     mod = importlib.import_module(f"espefuse.efuse.{chip}.mem_definition")
     fields_mod = importlib.import_module(f"espefuse.efuse.{chip}.fields")
-    if table_file:
-        # swap in the revision-specific table the same way espefuse does on load
-        import espefuse
-
-        path = Path(espefuse.__file__).parent / "efuse_defs" / f"{table_file}.yaml"
-        import yaml
-
-        e_desc = yaml.safe_load(path.read_text())
-        efuses = _load_with_table(chip, e_desc)
-    else:
-        efuses = init_commands(chip=chip, virt=True, skip_connect=True).efuses
+    if revision is None:
+        revision = DEFAULT_TABLE_REVISION.get(chip)
+    efuses = _espefuse_for_revision(chip, revision)
     regs = mod.EfuseDefineRegisters
     registers, constants = _registers(regs)
     blocks = _block_records(mod.EfuseDefineBlocks, chip)
     block0_err, layouts, all_err = _errors(regs, len(blocks))
     major, minor = REVISION.get(chip, DEFAULT_REVISION)
-    timing = {}
-    for freq, steps in TIMING.get(chip, {}).items():
-        timing[freq] = [{"register": r, "mask": _hex(getattr(regs, m)), "value": _hex(v)}
-                        for (r, m, v) in steps]
     field_recs = _field_records(efuses)
+    for f in field_recs:
+        if f.get("class") == "keypurpose" and f["name"].endswith("_H"):
+            del f["class"]  # ESP32-P4 v3.0's fifth purpose bit reads as a plain bit
+    composites = {c["name"]: c for c in _composites(chip, stem, field_recs)}
+    field_recs = [composites.pop(f["name"], f) for f in field_recs] + list(composites.values())
     names = {f["name"] for f in field_recs}
     postponed = [n for n in (POSTPONED_ESP32 if chip == "esp32" else POSTPONED_OTHERS) if n in names]
-    del fields_mod
-    return {
+    data: dict[str, Any] = {
         "chip": chip,
-        "variant": table_file or "",
+        "variant": "" if stem == chip else stem,
         "description": _rom_facts(chip)["chip_name"],
         "family": "esp32" if chip == "esp32" else "esp32xx",
         "mem_size": _hex(regs.EFUSE_MEM_SIZE),
         "base": _hex(regs.DR_REG_EFUSE_BASE),
         "registers": registers,
         "constants": {k: v for k, v in constants.items() if not k.startswith("CODING_SCHEME")},
-        "timing": timing,
+        "timing": _timing(chip, regs),
         "host_timing": chip not in NO_TIMING,
         "block0_error_registers": block0_err,
         "error_registers": all_err,
@@ -294,29 +458,14 @@ def build(chip: str, table_file: str | None = None) -> dict[str, Any]:
         "forbidden_purposes": FORBIDDEN_PURPOSES.get(chip, {}),
         "rom": _rom_facts(chip),
         "blocks": blocks,
-        "key_purposes": _key_purposes(efuses),
+        "key_purposes": _key_purposes(chip, stem, fields_mod),
         "fields": field_recs,
     }
-
-
-def _load_with_table(chip: str, e_desc: dict[str, Any]) -> Any:
-    """Instantiate espefuse's field set for `chip` from an alternative table."""
-    import importlib
-    from unittest import mock
-
-    from espefuse import init_commands
-
-    mem = importlib.import_module(f"espefuse.efuse.{chip}.mem_definition")
-    import yaml
-
-    with mock.patch.object(yaml, "safe_load", return_value=e_desc):
-        importlib.reload(mem)
-        fields_mod = importlib.import_module(f"espefuse.efuse.{chip}.fields")
-        importlib.reload(fields_mod)
-        efuses = init_commands(chip=chip, virt=True, skip_connect=True).efuses
-    importlib.reload(mem)
-    importlib.reload(fields_mod)
-    return efuses
+    if chip in INCOMPATIBLE:
+        data["incompatible"] = INCOMPATIBLE[chip]
+    if chip in REVISION_QUIRKS:
+        data["revision"].update(REVISION_QUIRKS[chip])
+    return data
 
 
 def write(chip: str, data: dict[str, Any], stem: str) -> None:
@@ -336,7 +485,7 @@ def main(argv: list[str]) -> int:
     for chip in chips:
         write(chip, build(chip), chip)
         for stem, lo, hi in VARIANTS.get(chip, []):
-            data = build(chip, stem)
+            data = build(chip, stem, VARIANT_REVISION[stem])
             data["revisions"] = [lo, hi]
             write(chip, data, stem)
         print("wrote", chip)

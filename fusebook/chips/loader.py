@@ -18,6 +18,7 @@ from fusebook.chips.models import (
     BlockErrorLayout,
     ChipDef,
     FieldDef,
+    FieldPart,
     KeyPurpose,
     RegisterUpdate,
     RevisionPart,
@@ -103,6 +104,7 @@ def _build(stem: str) -> ChipDef:
             description=f.get("description", ""),
             category=f.get("category", "config"),
             burnable=f.get("burnable", True),
+            parts=tuple(FieldPart(p["word"], p["pos"], p["bits"]) for p in f.get("parts") or ()),
         )
         for f in d["fields"]
     )
@@ -118,7 +120,12 @@ def _build(stem: str) -> ChipDef:
         blocks=blocks,
         fields=fields,
         key_purposes=tuple(
-            KeyPurpose(k["name"], k["value"], k["digest"], k["reverse"], k["read_protect"])
+            KeyPurpose(
+                k["name"], k["value"], k["digest"], k["reverse"], k["read_protect"],
+                target=k.get("target"),
+                digest_bytes=k.get("digest_bytes"),
+                sets={str(n): int(v) for n, v in (k.get("sets") or {}).items()},
+            )
             for k in d.get("key_purposes") or ()
         ),
         postponed=tuple(d.get("postponed") or ()),
@@ -137,4 +144,9 @@ def _build(stem: str) -> ChipDef:
         forbidden_purposes={
             k: tuple(v) for k, v in (d.get("forbidden_purposes") or {}).items()
         },
+        revision_zero_if={
+            str(k): int(v) for k, v in (d["revision"].get("zero_if") or {}).items()
+        },
+        revisions=tuple(d["revisions"]) if d.get("revisions") else None,  # type: ignore[arg-type]
+        incompatible=tuple(tuple(g) for g in d.get("incompatible") or ()),
     )

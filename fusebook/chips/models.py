@@ -7,7 +7,7 @@ as "which bits does KEY_PURPOSE_0 occupy" or "which bit of WR_DIS protects BLOCK
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from fusebook.errors import InputError, did_you_mean
@@ -17,8 +17,31 @@ FIELD_TYPES = ("bool", "uint", "bytes")
 
 
 @dataclass(frozen=True, slots=True)
+class FieldPart:
+    """One run of bits of a field whose value is split over several places in its block.
+
+    Parts are listed from the value's least significant bits up; espefuse shows such
+    fields as one value (e.g. ESP32-P4 v3's 5-bit KEY_PURPOSE_n, whose fifth bit sits
+    in KEY_PURPOSE_n_H, or RECOVERY_BOOTLOADER_FLASH_SECTOR).
+    """
+
+    word: int
+    pos: int
+    bits: int
+
+    @property
+    def start(self) -> int:
+        return self.word * 32 + self.pos
+
+
+@dataclass(frozen=True, slots=True)
 class FieldDef:
-    """One named group of eFuse bits inside one block."""
+    """One named group of eFuse bits inside one block.
+
+    Most fields are one contiguous run (`word`, `pos`, `bits`); a field with `parts` is
+    assembled from several runs of the same block, and `bits` is their total. Use
+    `gather`/`spread` to move between the field's value and the block's bits.
+    """
 
     name: str
     block: int
@@ -34,6 +57,7 @@ class FieldDef:
     description: str = ""
     category: str = "config"
     burnable: bool = True
+    parts: tuple[FieldPart, ...] = ()
 
     @property
     def start(self) -> int:
@@ -43,7 +67,32 @@ class FieldDef:
     @property
     def mask(self) -> int:
         """The field's bits, as a mask over the whole block taken as one integer."""
+        if self.parts:
+            m = 0
+            for p in self.parts:
+                m |= ((1 << p.bits) - 1) << p.start
+            return m
         return ((1 << self.bits) - 1) << self.start
+
+    def gather(self, block_value: int) -> int:
+        """The field's raw value out of its block's content (the block as one integer)."""
+        if not self.parts:
+            return (block_value >> self.start) & ((1 << self.bits) - 1)
+        raw, shift = 0, 0
+        for p in self.parts:
+            raw |= ((block_value >> p.start) & ((1 << p.bits) - 1)) << shift
+            shift += p.bits
+        return raw
+
+    def spread(self, raw: int) -> int:
+        """The block bits (as one integer) that hold raw value `raw` of this field."""
+        if not self.parts:
+            return raw << self.start
+        out, shift = 0, 0
+        for p in self.parts:
+            out |= ((raw >> shift) & ((1 << p.bits) - 1)) << p.start
+            shift += p.bits
+        return out
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -72,13 +121,24 @@ class BlockDef:
 
 @dataclass(frozen=True, slots=True)
 class KeyPurpose:
-    """A value of a KEY_PURPOSE_n field and what it demands of the key it names."""
+    """A value of a KEY_PURPOSE_n field and what it demands of the key it names.
+
+    Chips without KEY_PURPOSE fields (ESP32-C2) name the purpose by where the key goes:
+    `target` is then the field receiving the key (BLOCK_KEY0, BLOCK_KEY0_LOW_128, ...),
+    and `digest_bytes` says how much of a longer digest is kept (its leading bytes).
+    `sets` are fields burned along with a key of this purpose, as espefuse does
+    (ESP32-C2: XTS_KEY_LENGTH_256 for a 256-bit flash key; ESP32-H2 up to v1.1:
+    ECDSA_FORCE_USE_HARDWARE_K for an ECDSA key).
+    """
 
     name: str
     value: int
     digest: bool  # secure-boot digest purposes
     reverse: bool  # byte order reversed before burning (AES-XTS, ECDSA keys)
     read_protect: bool  # read protection applied by default
+    target: str | None = None
+    digest_bytes: int | None = None
+    sets: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +197,13 @@ class ChipDef:
     rom: Mapping[str, object]
     variant: str = ""
     forbidden_purposes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values.
+    revision_zero_if: Mapping[str, int] = field(default_factory=dict)
+    #: Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG
+    #: and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns.
+    incompatible: tuple[tuple[str, ...], ...] = ()
+    #: Range of chip revisions (major*100+minor) this table is for; None: the default table.
+    revisions: tuple[int, int] | None = None
     _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
     _fields_by_block: dict[int, tuple[FieldDef, ...]] = field(
@@ -208,9 +275,33 @@ class ChipDef:
     def register(self, name: str) -> int:
         return self.registers[name]
 
+    def revision_of(self, raw: Callable[[str], int]) -> tuple[int, int]:
+        """(major, minor) chip revision from the raw values of the revision fields.
+
+        `raw(name)` gives a field's raw value. The ESP32's major revision also needs a
+        register outside the eFuse block; this returns its eFuse part (0, 1 or 2).
+        """
+
+        def parts(ps: tuple[RevisionPart, ...]) -> int:
+            return sum(raw(p.field) << p.shift for p in ps if self.has_field(p.field))
+
+        major, minor = parts(self.revision_major), parts(self.revision_minor)
+        if self.family == "esp32":
+            major = {0: 0, 1: 1, 3: 2}.get(major, 0)
+        if self.revision_zero_if and all(
+            self.has_field(n) and raw(n) == v for n, v in self.revision_zero_if.items()
+        ):
+            return 0, 0
+        return major, minor
+
     @property
     def key_blocks(self) -> tuple[BlockDef, ...]:
         return tuple(b for b in self.blocks if b.key_purpose_field)
+
+    @property
+    def purposes_by_target(self) -> bool:
+        """True if key purposes name a target field instead of a KEY_PURPOSE value (C2)."""
+        return any(kp.target for kp in self.key_purposes)
 
     def fields_in_block(self, block: int) -> tuple[FieldDef, ...]:
         return self._fields_by_block.get(block, ())

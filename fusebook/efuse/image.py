@@ -55,7 +55,7 @@ class EfuseImage:
     # -- fields --------------------------------------------------------------------
     def raw(self, f: FieldDef | str) -> int:
         fd = self.chip.field(f) if isinstance(f, str) else f
-        return (self.blocks[fd.block] >> fd.start) & ((1 << fd.bits) - 1)
+        return fd.gather(self.blocks[fd.block])
 
     @property
     def wr_dis(self) -> int:
@@ -99,10 +99,11 @@ class EfuseImage:
         return b.wr_dis is None or not (wr >> b.wr_dis) & 1
 
     def field_readable(self, f: FieldDef) -> bool:
+        """A field's own read-disable bits decide (ESP32-C2 protects BLOCK_KEY0 by halves);
+        a field without any is hidden with its block."""
         rd = self.rd_dis
-        if any((rd >> b) & 1 for b in f.rd_dis):
-            return False
-        return not any((rd >> b) & 1 for b in self.chip.blocks[f.block].rd_dis)
+        bits = f.rd_dis or self.chip.blocks[f.block].rd_dis
+        return not any((rd >> b) & 1 for b in bits)
 
     # -- coding --------------------------------------------------------------------
     def coding(self, block: BlockDef | int) -> str:
@@ -137,25 +138,14 @@ class EfuseImage:
         """major*100 + minor, as espefuse and ESP-IDF count chip revisions."""
         return self.revision_major * 100 + self.revision_minor
 
-    def _parts(self, parts: tuple) -> int:
-        v = 0
-        for p in parts:
-            if self.chip.has_field(p.field):
-                v |= self.raw(p.field) << p.shift
-        return v
-
     @property
     def revision_major(self) -> int:
-        v = self._parts(self.chip.revision_major)
-        if self.chip.family == "esp32":
-            # CHIP_VER_REV1/REV2 give v0, v1, v2; telling v3 from v2 takes the APB_CTL_DATE
-            # register outside the eFuse block, which an image does not hold.
-            v = {0: 0, 1: 1, 3: 2}.get(v, 0)
-        return v
+        """ESP32: v0..v2 only; telling v3 from v2 takes a register outside the eFuses."""
+        return self.chip.revision_of(self.raw)[0]
 
     @property
     def revision_minor(self) -> int:
-        return self._parts(self.chip.revision_minor)
+        return self.chip.revision_of(self.raw)[1]
 
     def digest(self) -> str:
         """SHA-256 over the chip name and every block: binds saved plans to a chip state."""
@@ -173,7 +163,15 @@ class EfuseImage:
             return self
         blocks = list(self.blocks)
         for blk in self.chip.blocks:
-            if blk.rd_dis and any((rd >> b) & 1 for b in blk.rd_dis):
+            if len(blk.rd_dis) > 1:
+                # One bit per equal slice of the block, from the low bits up (ESP32-C2's
+                # BLOCK_KEY0 has a read-disable bit for each 128-bit half).
+                width = blk.words * 32 // len(blk.rd_dis)
+                for k, b in enumerate(blk.rd_dis):
+                    if (rd >> b) & 1:
+                        blocks[blk.id] &= ~(((1 << width) - 1) << (k * width))
+                continue
+            if blk.rd_dis and (rd >> blk.rd_dis[0]) & 1:
                 blocks[blk.id] = 0
                 continue
             for f in self.chip.fields_in_block(blk.id):

@@ -27,10 +27,12 @@ class ImageValues:
         except KeyError:
             pass
         chip = self.image.chip
-        if not chip.has_field(name) and chip.has_block(name):
-            v: int | bool | str = self.image.block_bytes(chip.block(name).id).hex()
+        f = chip.field(name) if chip.has_field(name) else None
+        if f is None or (f.klass == "keyblock" and f.start == 0 and chip.has_block(name)):
+            # a whole block: its data bytes under the coding scheme (ESP32 3/4: 24)
+            block = chip.block(name).id if chip.has_block(name) else f.block  # type: ignore[union-attr]
+            v: int | bool | str = self.image.block_bytes(block).hex()
         else:
-            f = chip.field(name)
             v = codecs.decode_value(chip, f, self.image.raw(f))
         self._cache[name] = v
         return v

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fusebook.chips.models import BlockDef, ChipDef, FieldDef
+from fusebook.chips.models import BlockDef, ChipDef, FieldDef, KeyPurpose
 from fusebook.efuse import codecs
 from fusebook.efuse.image import CODING_34, EfuseImage
 from fusebook.errors import InputError, PlanError, SourceLocation
@@ -120,12 +120,22 @@ class _Compiler:
             raise _wrap(op, e) from None
 
     def set_field(self, op: Operation, f: FieldDef, raw: int, *, secret: bool = False) -> None:
+        if raw < 0 or raw >> f.bits:
+            # e.g. a 5-bit key purpose on an ESP32-P4 before v3.0, whose KEY_PURPOSE_n has 4 bits
+            raise _err(op, f"{f.name} has {f.bits} bits; it cannot hold {raw}",
+                       hint="this value is not available on this chip (or chip revision)",
+                       cls=PlanError)
         if f.name in ("WR_DIS", "RD_DIS"):
-            self.or_bits(op, f.block, raw << f.start, f.name, guard=f.name)
+            self.or_bits(op, f.block, f.spread(raw), f.name, guard=f.name)
             return
         self.out.requests.append(
-            Request(f.block, f.mask, raw << f.start, True, f.name, op.origin, secret, guard=f.name)
+            Request(f.block, f.mask, f.spread(raw), True, f.name, op.origin, secret, guard=f.name)
         )
+
+    def raw(self, name: str) -> int:
+        """A field's raw value on the chip (fields split over several places included)."""
+        f = self.chip.field(name)
+        return f.gather(self.image.blocks[f.block])
 
     def or_bits(self, op: Operation, block: int, bits: int, name: str, guard: str | None) -> None:
         if bits:
@@ -190,6 +200,9 @@ class _Compiler:
         except InputError as e:
             raise _wrap(op, e) from None
         self.set_field(op, f, raw)
+        # Chip quirk (ESP32-C2): the ROM uses CUSTOM_MAC only once CUSTOM_MAC_USED is set.
+        if self.chip.has_field("CUSTOM_MAC_USED"):
+            self.set_field(op, self.chip.field("CUSTOM_MAC_USED"), 1)
         if self.chip.family == "esp32":
             version = self.chip.field("MAC_VERSION")
             current = self.image.raw(version)
@@ -251,6 +264,8 @@ class _Compiler:
         if "digest" not in args:
             raise _err(op, "the key's digest was not computed")
         args["data"] = args["digest"]
+        if args.get("caveat"):
+            self.out.warnings.append(PlanWarning(str(args["caveat"]), op.origin))
         if self.chip.family == "esp32":
             if self.image.coding(1) == CODING_34:
                 raise _err(op, "burn_key_digest needs the NONE coding scheme on ESP32", cls=PlanError)
@@ -258,6 +273,9 @@ class _Compiler:
             args["read_protect"] = False
             self._burn_key(Operation("burn_key", args, op.label or op.kind, op.location))
             return
+        if not args.get("purpose") and self.chip.purposes_by_target:
+            # Chip quirk (ESP32-C2): one digest purpose, one place for it.
+            args["purpose"] = next(kp.name for kp in self.chip.key_purposes if kp.digest)
         if not args.get("purpose"):
             raise _err(op, "burn_key_digest needs `purpose:` (SECURE_BOOT_DIGEST0/1/2)")
         kp = self._purpose(op, args["purpose"])
@@ -275,6 +293,9 @@ class _Compiler:
         args = op.args if isinstance(op.args, dict) else {}
         if self.chip.family == "esp32":
             self._burn_key_esp32(op, args)
+            return
+        if self.chip.purposes_by_target:
+            self._burn_key_by_target(op, args)
             return
         blk = self.block(op, args.get("block"))
         if not blk.key_purpose_field:
@@ -303,7 +324,7 @@ class _Compiler:
         """The key block already holding `purpose`, so a re-run finds its earlier half."""
         value = self.chip.key_purpose(purpose).value
         for b in self.chip.key_blocks:
-            if b.id not in self.key_blocks_used and self.image.raw(b.key_purpose_field or "") == value:
+            if b.id not in self.key_blocks_used and self.raw(b.key_purpose_field or "") == value:
                 return b
         return None
 
@@ -317,7 +338,7 @@ class _Compiler:
             if (
                 self.image.block_readable(cand)
                 and self.image.block_writeable(cand)
-                and self.image.raw(pf) == 0
+                and self.raw(pf.name) == 0
                 and self.image.field_writeable(pf)
                 and self.image.blocks[cand.id] == 0
             ):
@@ -338,7 +359,7 @@ class _Compiler:
         read_protect = kp.read_protect and bool(args.get("read_protect", True))
         write_protect = bool(args.get("write_protect", True))
 
-        current_purpose = self.image.raw(pf)
+        current_purpose = self.raw(pf.name)
         if not self.image.block_readable(blk):
             # Content cannot be compared: accept only if everything visible matches.
             if (
@@ -379,10 +400,97 @@ class _Compiler:
             lock_purpose = self.image.field_writeable(pf)
         if lock_purpose and pf.wr_dis is not None:
             self.wr_dis(op, pf.wr_dis)
+        self._purpose_extras(op, kp)
         if read_protect and blk.rd_dis:
             self.rd_dis(op, blk.rd_dis)
         if write_protect and blk.wr_dis is not None:
             self.wr_dis(op, blk.wr_dis)
+
+    def _purpose_extras(self, op: Operation, kp: KeyPurpose) -> None:
+        """Fields a key purpose burns along with its key (chip data `sets`)."""
+        for name, value in kp.sets.items():
+            if self.chip.has_field(name):
+                self.set_field(op, self.chip.field(name), value)
+
+    def _burn_key_by_target(self, op: Operation, args: dict) -> None:
+        """Chip quirk (ESP32-C2): no KEY_PURPOSE fields; the purpose names where the key goes.
+
+        XTS_AES_128_KEY takes all of BLOCK_KEY0 (and burns XTS_KEY_LENGTH_256),
+        XTS_AES_128_KEY_DERIVED_FROM_128_EFUSE_BITS its low 128 bits, SECURE_BOOT_DIGEST its
+        high 128 bits (the first 16 bytes of a 32-byte digest), as espefuse does.
+        """
+        if not args.get("purpose"):
+            names = ", ".join(kp.name for kp in self.chip.key_purposes)
+            raise _err(op, "burn_key needs `purpose:`", hint=f"one of: {names}")
+        kp = self._purpose(op, args["purpose"])
+        if not kp.target:
+            raise _err(op, f"{kp.name} is not a purpose a key can be burned with")
+        target = self.chip.field(kp.target)
+        if args.get("block") is not None:
+            blk = self.block(op, args["block"])
+            if blk.id != target.block:
+                raise _err(op, f"{kp.name} keys go to {self.chip.blocks[target.block].name}, "
+                               f"not {blk.name}")
+        data = self._data_of(op, args, "burn_key")
+        nbytes = target.bits // 8
+        if kp.digest_bytes and len(data) == 32 and nbytes == kp.digest_bytes:
+            data = data[: kp.digest_bytes]
+        if len(data) != nbytes:
+            raise _err(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        self.out.key_fingerprints[target.name] = Secret(data).fingerprint
+        if kp.reverse:
+            data = data[::-1]
+        read_protect = kp.read_protect and bool(args.get("read_protect", True))
+        write_protect = bool(args.get("write_protect", True))
+        if not self.image.field_readable(target):
+            rd_on = all((self.image.rd_dis >> b) & 1 for b in target.rd_dis)
+            if read_protect and rd_on and (not write_protect or not self.image.field_writeable(target)):
+                self.out.skipped.append(target.name)
+                self.out.warnings.append(PlanWarning(
+                    f"{target.name} is already read-protected: skipped, content unverifiable",
+                    op.origin))
+                return
+            raise _err(op, f"{target.name} is read-protected; its content cannot be changed",
+                       cls=PlanError)
+        self.out.requests.append(
+            Request(target.block, target.mask, target.spread(int.from_bytes(data, "little")), True,
+                    target.name, op.origin, True, guard=target.name)
+        )
+        self._purpose_extras(op, kp)
+        if read_protect and target.rd_dis:
+            self.rd_dis(op, target.rd_dis)
+        if write_protect and target.wr_dis is not None:
+            self.wr_dis(op, target.wr_dis)
+
+    def _requested_or_burned(self, name: str) -> bool:
+        f = self.chip.field(name)
+        if f.gather(self.image.blocks[f.block]):
+            return True
+        return any(r.block == f.block and r.value & f.mask for r in self.out.requests)
+
+    def _check_target_stays_readable(self, op: Operation, name: str) -> None:
+        """Chip quirk (ESP32-C2), as espefuse: a secure boot digest must stay readable.
+
+        Read-protecting all of BLOCK_KEY0 is allowed only for a 256-bit flash key
+        (XTS_KEY_LENGTH_256 set); once SECURE_BOOT_EN is set the digest half must stay
+        readable as well.
+        """
+        f = self.chip.field(name) if self.chip.has_field(name) else self.chip.block_field(self.chip.block(name))
+        if f is None:
+            return
+        for kp in self.chip.key_purposes:
+            if not kp.digest or not kp.target:
+                continue
+            digest = self.chip.field(kp.target)
+            if digest.block != f.block or not digest.mask & f.mask:
+                continue
+            whole = next((k for k in self.chip.key_purposes if k.target == f.name and k.sets), None)
+            if whole is not None and not all(self._requested_or_burned(n) for n in whole.sets):
+                raise _err(op, f"{f.name} holds the secure boot digest in {digest.name}, which must "
+                               "stay readable", cls=PlanError,
+                           hint="read-protect only the half that holds a key")
+            if self.chip.has_field("SECURE_BOOT_EN") and self._requested_or_burned("SECURE_BOOT_EN"):
+                raise _err(op, f"secure boot is on: {digest.name} must stay readable", cls=PlanError)
 
     def _burn_key_esp32(self, op: Operation, args: dict) -> None:
         name = str(args.get("block", ""))
@@ -460,10 +568,12 @@ class _Compiler:
             _, rd, canonical = self._bits_for(op, name, "read")
             if not rd:
                 raise _err(op, f"{canonical} has no read-disable bit")
+            if self.chip.purposes_by_target:
+                self._check_target_stays_readable(op, canonical)
             if self.chip.has_block(name):
                 blk = self.chip.block(name)
                 if blk.key_purpose_field and self.chip.has_field(blk.key_purpose_field):
-                    raw = self.image.raw(blk.key_purpose_field)
+                    raw = self.raw(blk.key_purpose_field)
                     kp_name = self.chip.key_purpose_name(raw)
                     kps = [k for k in self.chip.key_purposes if k.value == raw]
                     if kps and not kps[0].read_protect:
@@ -512,4 +622,29 @@ def compile_operations(chip: ChipDef, image: EfuseImage, ops: list[Operation]) -
     c = _Compiler(chip, image)
     for op in ops:
         c.compile(op)
+    _check_incompatible(chip, image, c.out)
     return c.out
+
+
+def _check_incompatible(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> None:
+    """Chip quirk: refuse plans that would set every field of an incompatible group."""
+    for group in chip.incompatible:
+        asked: dict[str, Request] = {}
+        for name in group:
+            f = chip.field(name)
+            if f.gather(image.blocks[f.block]):
+                continue
+            req = next((r for r in compiled.requests
+                        if r.block == f.block and r.value & f.mask), None)
+            if req is None:
+                break
+            asked[name] = req
+        else:
+            if asked:
+                first = next(iter(asked.values()))
+                raise PlanError(
+                    f"{' and '.join(group)} cannot all be set on {chip.description} "
+                    "(the ROM bootloader fails with them together)",
+                    location=first.origin.location,
+                    hint="burn only one of them",
+                )

@@ -24,7 +24,7 @@ def _describe(chip: ChipDef, r: Request, block_value: int) -> object:
         return "<secret>"
     if chip.has_field(r.name) and chip.field(r.name).block == r.block:
         f = chip.field(r.name)
-        return codecs.decode_value(chip, f, (block_value >> f.start) & ((1 << f.bits) - 1))
+        return codecs.decode_value(chip, f, f.gather(block_value))
     lo = (r.mask & -r.mask).bit_length() - 1
     width = (r.mask >> lo).bit_length()
     nbytes = (width + 7) // 8

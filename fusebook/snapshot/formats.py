@@ -94,7 +94,9 @@ def from_efuse_file(path: Path, chip: ChipDef) -> EfuseImage:
             f"{path}: {len(data)} bytes, but an {chip.description} efuse file has {chip.mem_size}",
             hint="is --chip right?",
         )
-    return VirtualChip(chip, path).image()
+    image = VirtualChip(chip, path).image()
+    exact = load_chip(chip.name, image.revision)
+    return image if exact is chip else VirtualChip(exact, path).image()
 
 
 def to_efuse_file(image: EfuseImage, path: Path) -> None:
@@ -149,7 +151,7 @@ def load_snapshot(spec: str, chip_name: str | None = None) -> EfuseImage:
     if spec == "blank":
         if not chip_name:
             raise InputError("`--snapshot blank` needs `--chip`")
-        return EfuseImage.blank(load_chip(chip_name))
+        return EfuseImage.blank(load_chip(chip_name, 0))
     if spec.startswith(("EFSR:", "EFSW:", "EFSRW:")):
         return from_token(spec)
     path = Path(spec)
