@@ -75,7 +75,18 @@ class LoadedRecipe:
     sha256: str
     input_digests: dict[str, str]
     chips: tuple[str, ...]
+    extension: tuple[str, str] | None = None  # (CSV text, its path) of a custom eFuse table
     _file_cache: dict[Path, bytes] = field(default_factory=dict)
+    _extended: dict[str, ChipDef] = field(default_factory=dict)
+
+    def with_extension(self, image: EfuseImage) -> EfuseImage:
+        """`image` over the chip with the recipe's custom eFuse table, if it has one."""
+        if self.extension is None:
+            return image
+        chip = image.chip
+        if chip.name not in self._extended:
+            self._extended[chip.name] = extend_table(chip, *self.extension)
+        return EfuseImage(self._extended[chip.name], image.blocks, image.errors)
 
     @property
     def name(self) -> str:
@@ -97,13 +108,34 @@ class LoadedRecipe:
         return self._file_cache[path]
 
 
+def read_extension(path: str | Path) -> tuple[str, str]:
+    """A custom eFuse table file's text and name, for `extend_table`."""
+    p = Path(path)
+    try:
+        return p.read_text(), str(p)
+    except OSError as e:
+        raise InputError(f"cannot read custom eFuse table {p}: {e.strerror}") from None
+
+
+def extend_table(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
+    """`chip` with the fields of an ESP-IDF custom eFuse table (`--extend-efuse-table`)."""
+    from fusebook.chips.custom_table import extend_chip
+
+    return extend_chip(chip, csv_text, source)
+
+
 def load_recipe(
     path: str | Path,
     *,
     input_overrides: Mapping[str, str] | None = None,
     set_vars: Mapping[str, str] | None = None,
+    extend_efuse_table: str | Path | None = None,
 ) -> LoadedRecipe:
-    """Load, validate and compile a recipe, and read its inputs."""
+    """Load, validate and compile a recipe, and read its inputs.
+
+    `extend_efuse_table` (the CLI's `--extend-efuse-table`) overrides the recipe's own
+    `extend_efuse_table:` key, which is relative to the recipe file.
+    """
     from fusebook.recipe import inputs as inputs_mod
     from fusebook.recipe import loader, render
 
@@ -113,6 +145,11 @@ def load_recipe(
     inputs, digests = inputs_mod.load_inputs(recipe, p, dict(input_overrides or {}))
     vars_ = inputs_mod.merge_vars(recipe, dict(set_vars or {}))
     chips = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+    extension = None
+    if extend_efuse_table is not None:
+        extension = read_extension(extend_efuse_table)
+    elif getattr(recipe, "extend_efuse_table", None):
+        extension = read_extension(p.parent / str(recipe.extend_efuse_table))
     return LoadedRecipe(
         path=p,
         recipe=recipe,
@@ -122,6 +159,7 @@ def load_recipe(
         sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
         input_digests=digests,
         chips=tuple(load_chip(c).name for c in chips),
+        extension=extension,
     )
 
 
@@ -208,6 +246,7 @@ def _ecdsa_key(args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
     """Render the recipe for one unit and plan it against `image` (exit 3 if impossible)."""
+    image = loaded.with_extension(image)
     chip = image.chip
     if chip.name not in loaded.chips:
         raise PlanError(

@@ -41,6 +41,7 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
         args.recipe,
         input_overrides=dict(p.split("=", 1) for p in args.input),
         set_vars=dict(p.split("=", 1) for p in args.set),
+        extend_efuse_table=args.extend_efuse_table,
     )
     chip = args.chip or loaded.chips[0]
     image = api.load_snapshot(args.snapshot, chip)

@@ -41,13 +41,14 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
     if snapshot:
         g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
+    if not any(a.dest == "extend_efuse_table" for a in p._actions):
+        g.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
 
 
 def _recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", "-i", type=int, help="the unit's index into per-unit inputs")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
-    p.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chip", "-c", default=None)
     s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
     s = sub.add_parser("snapshot", parents=[common], help="read a chip into a snapshot file")
@@ -103,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
     s.add_argument("chip")
+    s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
+    s.add_argument("--revision", type=int, help="chip revision (major*100+minor) for revision-specific tables")
 
     sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
 
@@ -158,8 +162,13 @@ def _image_from(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 # -- commands ------------------------------------------------------------------------
+def _extended(chip: Any, args: argparse.Namespace) -> Any:
+    table = getattr(args, "extend_efuse_table", None)
+    return api.extend_table(chip, *api.read_extension(table)) if table else chip
+
+
 def cmd_fields(args: argparse.Namespace, out: Out) -> int:
-    chip = api.load_chip(args.chip)
+    chip = _extended(api.load_chip(args.chip, args.revision), args)
     data = {
         "chip": chip.name,
         "description": chip.description,
@@ -188,6 +197,10 @@ def cmd_fields(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_summary(args: argparse.Namespace, out: Out) -> int:
     image, source = _image_from(args)
+    if getattr(args, "extend_efuse_table", None):
+        from fusebook.efuse.image import EfuseImage
+
+        image = EfuseImage(_extended(image.chip, args), image.blocks, image.errors)
     out.emit(
         {"chip": image.chip.name, "revision": image.revision, "source": source,
          "fields": render.summary_rows(image)},
@@ -265,6 +278,7 @@ def _load(args: argparse.Namespace) -> api.LoadedRecipe:
         args.recipe,
         input_overrides=_pairs(args.input, "--input"),
         set_vars=_pairs(args.set, "--set"),
+        extend_efuse_table=getattr(args, "extend_efuse_table", None),
     )
 
 
