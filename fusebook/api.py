@@ -372,12 +372,13 @@ def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseExcepti
                       error=type(e).__name__)
 
 
-def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan, image: EfuseImage,
+def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
            index: int | None, mac: str, unique: dict[str, str]) -> int:
+    """Open a ledger record for this unit (a refusal has no plan)."""
     import json
 
-    body = burn.to_json()
-    return ledger.begin(
+    body = burn.to_json() if burn is not None else None
+    return int(ledger.begin(
         chip_type=image.chip.name,
         revision=image.revision,
         factory_mac=mac,
@@ -385,30 +386,17 @@ def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan, image: EfuseImage,
         recipe_sha256=loaded.sha256,
         index=index,
         input_digests=loaded.input_digests,
-        plan_json=json.dumps(body, sort_keys=True),
-        plan_digest=body["digest"],
+        plan_json=json.dumps(body, sort_keys=True) if body else None,
+        plan_digest=body["digest"] if body else None,
         before_token=to_token(redacted(image)),
         unique_values=unique,
-        key_fingerprints=dict(burn.key_fingerprints),
-    )
+        key_fingerprints=dict(burn.key_fingerprints) if burn is not None else {},
+    ))
 
 
 def _record_refusal(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
                     mac: str, err: FusebookError) -> None:
-    record_id = ledger.begin(
-        chip_type=image.chip.name,
-        revision=image.revision,
-        factory_mac=mac,
-        recipe_name=loaded.name,
-        recipe_sha256=loaded.sha256,
-        index=index,
-        input_digests=loaded.input_digests,
-        plan_json=None,
-        plan_digest=None,
-        before_token=to_token(redacted(image)),
-        unique_values={},
-        key_fingerprints={},
-    )
+    record_id = _begin(ledger, loaded, None, image, index, mac, {})
     ledger.finish(record_id, outcome="refused", after_token=None, exit_code=err.exit_code,
                   error=err.message)
 
