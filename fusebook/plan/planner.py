@@ -22,7 +22,7 @@ def _describe(chip: ChipDef, r: Request, block_value: int) -> object:
     """A request's bits in the user's words (a field value, or hex for block data)."""
     if r.secret:
         return "<secret>"
-    if chip.has_field(r.name) and chip.field(r.name).block == r.block:
+    if chip.has_field(r.name) and chip.field(r.name).block == r.block and chip.field(r.name).mask == r.mask:
         f = chip.field(r.name)
         return codecs.decode_value(chip, f, f.gather(block_value))
     lo = (r.mask & -r.mask).bit_length() - 1

@@ -1,0 +1,68 @@
+"""Key material never leaves the chip: every output of a key-burning flow is scanned."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import RECIPES, fusebook
+
+
+def forms(key: bytes) -> list[bytes]:
+    """Every way the key could show up: raw, hex, base64, either byte order, 8-byte pieces."""
+    out = []
+    for k in (key, key[::-1]):
+        out += [k, k.hex().encode(), k.hex().upper().encode(), base64.b64encode(k),
+                base64.urlsafe_b64encode(k).rstrip(b"=")]
+        out += [k[i : i + 8].hex().encode() for i in range(0, len(k), 8)]
+        out.append(" ".join(f"{b:02x}" for b in k).encode())
+    return out
+
+
+def assert_clean(blob: bytes, key: bytes, what: str) -> None:
+    for form in forms(key):
+        assert form not in blob, f"key material in {what}"
+
+
+@pytest.mark.parametrize(
+    "recipe,chip,keyfile",
+    [
+        ("flash-encryption-esp32c3.yaml", "esp32c3", "keys/demo-fe-128.bin"),
+        ("flash-encryption-esp32s3.yaml", "esp32s3", "keys/demo-fe-256.bin"),
+        ("flash-encryption-esp32.yaml", "esp32", "keys/demo-esp32-fe.bin"),
+    ],
+)
+def test_no_output_of_a_key_burn_holds_the_key(tmp_path: Path, recipe: str, chip: str, keyfile: str) -> None:
+    key = (RECIPES / keyfile).read_bytes()
+    work = tmp_path / "recipes"
+    shutil.copytree(RECIPES, work)
+    efuse = tmp_path / "chip.efuse"
+    ledger = tmp_path / "ledger.sqlite"
+    plan_file = tmp_path / "plan.json"
+    conn = ["--virt", "--chip", chip, "--efuse-file", efuse]
+    outputs: list[tuple[str, bytes]] = []
+    for fmt in ("text", "json"):
+        r = fusebook("plan", work / recipe, *conn, "-o", plan_file, "--format", fmt)
+        assert r.code == 0, r.err
+        outputs += [(f"plan {fmt} stdout", r.out.encode()), (f"plan {fmt} stderr", r.err.encode())]
+    outputs.append(("saved plan", plan_file.read_bytes()))
+    r = fusebook("apply", work / recipe, *conn, "--ledger", ledger, stdin="BURN\n")
+    assert r.code == 0, r.err
+    outputs += [("apply stdout", r.out.encode()), ("apply stderr", r.err.encode())]
+    r = fusebook("apply", work / recipe, *conn, "--ledger", ledger, "--yes", "--format", "json")
+    assert r.code == 0, r.err
+    outputs += [("re-apply", r.out.encode() + r.err.encode())]
+    for cmd in (("summary", *conn), ("snapshot", *conn), ("ledger", "list", "--ledger", ledger),
+                ("ledger", "export", "--csv", "--ledger", ledger)):
+        r = fusebook(*cmd, "--format", "json")
+        assert r.code == 0, (cmd, r.err)
+        outputs.append((" ".join(map(str, cmd[:2])), r.out.encode() + r.err.encode()))
+    for path in tmp_path.glob("ledger.sqlite*"):
+        outputs.append((path.name, path.read_bytes()))
+    for what, blob in outputs:
+        assert_clean(blob, key, what)
+    # the burn did happen: the recipe's `ensure` checked purpose and protections on read-back
+    assert efuse.exists()
