@@ -76,7 +76,7 @@ def espefuse_rate(recipe_dir: Path, n: int) -> float:
         ) as e:
             e.use_batch_mode()
             e.burn_custom_mac(bytes.fromhex(macs[str(i)].replace(":", "")))
-            e.burn_block_data(["BLOCK_SYS_DATA2"], [io.BytesIO(serial)])
+            e.burn_block_data(["BLOCK_SYS_DATA2"], [io.BytesIO(serial + bytes(16))])
             e.burn_efuse({"DIS_USB_JTAG": "1", "SOFT_DIS_JTAG": "7", "SECURE_VERSION": "2"})
             e.burn_all()
             assert e.efuses["DIS_USB_JTAG"].get()

@@ -7,6 +7,7 @@ A field is then a shift and a mask away, which keeps planning pure and fast. Pro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -133,19 +134,24 @@ class EfuseImage:
         return raw[: self.data_bytes(b)]
 
     # -- identity ------------------------------------------------------------------
+    @functools.cached_property
+    def _revision(self) -> tuple[int, int]:
+        return self.chip.revision_of(self.raw)
+
     @property
     def revision(self) -> int:
         """major*100 + minor, as espefuse and ESP-IDF count chip revisions."""
-        return self.revision_major * 100 + self.revision_minor
+        major, minor = self._revision
+        return major * 100 + minor
 
     @property
     def revision_major(self) -> int:
         """ESP32: v0..v2 only; telling v3 from v2 takes a register outside the eFuses."""
-        return self.chip.revision_of(self.raw)[0]
+        return self._revision[0]
 
     @property
     def revision_minor(self) -> int:
-        return self.chip.revision_of(self.raw)[1]
+        return self._revision[1]
 
     def digest(self) -> str:
         """SHA-256 over the chip name and every block: binds saved plans to a chip state."""

@@ -9,6 +9,8 @@ separate program, as espefuse does.
 
 from __future__ import annotations
 
+import functools
+
 from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse import codecs, coding
 from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_RS, EfuseImage
@@ -210,11 +212,13 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
             if not pbits:
                 continue
             final = progress[blk.id] | pbits
-            words = _words_for(image, blk, pbits, final)
             fingerprint = None
             if secret:
                 fingerprint = Secret(final.to_bytes(blk.words * 4, "little")).fingerprint
-            writes.append(BlockWrite(blk.id, blk.name, words, pbits, final, phase, secret, fingerprint))
+            writes.append(BlockWrite(
+                blk.id, blk.name, functools.partial(_words_for, image, blk, pbits, final),
+                pbits, final, phase, secret, fingerprint,
+            ))
             progress[blk.id] = final
 
     after = image.with_blocks(tuple(progress)).as_read()
