@@ -38,7 +38,7 @@ ensure:
 
 
 def make_batch(d: Path, n: int) -> Path:
-    macs = {str(i): "02:fb:%02x:%02x:%02x:%02x" % (i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)
+    macs = {str(i): "02:fb:" + ":".join(f"{b:02x}" for b in i.to_bytes(4, "big"))
             for i in range(1, n + 1)}
     (d / "macs.json").write_text(json.dumps(macs))
     with open(d / "serials.csv", "w") as f:

@@ -245,17 +245,19 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     from fusebook.recipe.loader import load_recipe
-    from fusebook.recipe.render import compile_recipe
     from fusebook.recipe.validate import validate_recipe
+    from fusebook.recipe.validation import RecipeErrors
 
     results = []
     errors: list[FusebookError] = []
     for path in args.recipes:
         try:
             recipe = load_recipe(path)
-            compile_recipe(recipe)
             chips = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
-            problems = validate_recipe(recipe, [api.load_chip(c) for c in chips])
+            problems: list[FusebookError] = list(
+                validate_recipe(recipe, [api.load_chip(c) for c in chips]))
+        except RecipeErrors as e:
+            problems = list(e.problems)
         except FusebookError as e:
             problems = [e]
         errors += problems
