@@ -34,7 +34,8 @@ def main() -> None:
     run("plan", recipe, *chip, "--index", "7", "-o", str(OUT / "plan.json"))
     run("apply", recipe, *chip, "--index", "7", "--yes", *ledger)
     run("apply", "recipes/flash-encryption-esp32c3.yaml", *chip, "--yes", *ledger)
-    run("summary", *chip)
+    run("summary", "CUSTOM_MAC", "DIS_USB_JTAG", "DIS_PAD_JTAG", "SECURE_VERSION",
+        "SPI_BOOT_CRYPT_CNT", "KEY_PURPOSE_0", "BLOCK_KEY0", "BLOCK_USR_DATA", *chip)
     print("\nSecond apply of the same recipes: nothing left to burn.")
     run("apply", recipe, *chip, "--index", "7", "--yes", *ledger)
     run("apply", "recipes/flash-encryption-esp32c3.yaml", *chip, "--yes", *ledger)

@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook")
 
     s = sub.add_parser("summary", parents=[common], help="the chip's fields, like espefuse summary")
+    s.add_argument("names", nargs="*", help="only these fields (default: all)")
     _connection_options(s, snapshot=True)
 
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
@@ -201,10 +202,11 @@ def cmd_summary(args: argparse.Namespace, out: Out) -> int:
         from fusebook.efuse.image import EfuseImage
 
         image = EfuseImage(_extended(image.chip, args), image.blocks, image.errors)
+    only = [image.chip.field(n).name for n in args.names]  # unknown names: exit 2, did-you-mean
+    rows = [r for r in render.summary_rows(image) if not only or r["name"] in only]
     out.emit(
-        {"chip": image.chip.name, "revision": image.revision, "source": source,
-         "fields": render.summary_rows(image)},
-        lambda: render.summary_text(image, source),
+        {"chip": image.chip.name, "revision": image.revision, "source": source, "fields": rows},
+        lambda: render.summary_text(image, source, only),
     )
     return EXIT_OK
 

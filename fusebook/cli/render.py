@@ -94,7 +94,7 @@ def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
     return rows
 
 
-def summary_text(image: EfuseImage, source: str) -> str:
+def summary_text(image: EfuseImage, source: str, only: list[str] | None = None) -> str:
     chip = image.chip
     head = (
         f"{chip.description} revision v{image.revision_major}.{image.revision_minor}"
@@ -102,6 +102,8 @@ def summary_text(image: EfuseImage, source: str) -> str:
     )
     rows = []
     for r in summary_rows(image):
+        if only and r["name"] not in only:
+            continue
         flags = ("R" if r["readable"] else "-") + ("/W" if r["writeable"] else "/-")
         shown = r["value"]
         if r["meaning"]:
