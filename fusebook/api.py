@@ -279,7 +279,7 @@ class ApplyOutcome:
 
     @property
     def burned(self) -> bool:
-        return bool(self.result and self.result.verified)
+        return bool(self.result and (self.result.verified or self.result.locked_out))
 
 
 def apply(
@@ -331,7 +331,8 @@ def apply(
     try:
         result = commit(burn, session.controller)
         after = result.after if result.after is not None else session.read_image()
-        _assert(loaded, "ensure", _context(loaded, after, index), BurnError)
+        if not result.locked_out:  # a locked-out chip cannot be read back
+            _assert(loaded, "ensure", _context(loaded, after, index), BurnError)
     except BaseException as e:
         if ledger is not None and record_id is not None:
             _finish_failed(ledger, record_id, session, e)

@@ -18,12 +18,17 @@ from fusebook.plan.model import BlockWrite, BurnPlan
 
 MAX_PROGRAMS = 3
 
+#: BLOCK0 fields after whose burn the ROM stops answering register reads (download mode
+#: off, or secure download mode on): the burn cannot be read back, as with espefuse.
+LOCKOUT_FIELDS = ("DIS_DOWNLOAD_MODE", "ENABLE_SECURITY_DOWNLOAD")
+
 
 @dataclass
 class ApplyResult:
     """What a commit did: verified writes, programs issued, and the image read back."""
 
     verified: list[BlockWrite] = field(default_factory=list)
+    locked_out: bool = False  # the last program shut the download mode: no read-back
     programs: int = 0
     retries: int = 0
     in_flight: BlockWrite | None = None
@@ -81,6 +86,14 @@ def _read_after(plan: BurnPlan, controller: Controller, readback: dict[int, int]
     return plan.before.with_blocks(tuple(blocks))
 
 
+def _locks_out(controller: Controller, write: BlockWrite) -> bool:
+    """True if this program burned a field that ends the ROM's register access."""
+    if write.block != 0 or write.phase != "lock":
+        return False
+    chip = controller.chip
+    return any(chip.has_field(n) and write.new_bits & chip.field(n).mask for n in LOCKOUT_FIELDS)
+
+
 def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
     """Burn `plan` through `controller`; BurnError/LinkError carry the progress report."""
     result = ApplyResult()
@@ -90,10 +103,21 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
             blk = controller.chip.blocks[write.block]
             result.in_flight = write
             for attempt in range(1, MAX_PROGRAMS + 1):
-                controller.program(blk, write.words)
-                result.programs += 1
-                status = controller.block_status(write.block)
-                value = _read_value(controller, write)
+                controller.program_sent = False
+                try:
+                    controller.program(blk, write.words, clear=write.secret)
+                    result.programs += 1
+                    status = controller.block_status(write.block)
+                    value = _read_value(controller, write)
+                except LinkError:
+                    if _locks_out(controller, write) and controller.program_sent:
+                        # The chip took the program and then, as it must, stopped answering.
+                        result.programs += 1
+                        result.locked_out = True
+                        result.in_flight = None
+                        result.after = plan.after
+                        return result
+                    raise
                 readback[write.block] = value
                 if value & ~write.expected:
                     raise BurnError(

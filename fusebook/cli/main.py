@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chip", "-c", required=True)
     s.add_argument("--listen", default="127.0.0.1:5555")
     s.add_argument("--efuse-file", type=Path)
+    s.add_argument("--fault", help="inject faults: drop=N,..; corrupt=N,..; late=N; stall=N; "
+                   "disconnect=N; fail-programs=N (request numbers)")
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
@@ -331,11 +333,15 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
     body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
     body["record_id"] = outcome.record_id
     if outcome.result:
+        body["locked_out"] = outcome.result.locked_out
         body["programs"] = outcome.result.programs
         body["retries"] = outcome.result.retries
 
     def text() -> str:
         lines = [render.plan_text(outcome.plan)] if args.yes else []
+        if outcome.result and outcome.result.locked_out:
+            lines.append("the last program switched the download mode off (or to secure download): "
+                         "the chip no longer answers, so that program could not be read back")
         if outcome.burned:
             lines.append(
                 f"burned and verified {len(outcome.result.verified)} block write(s) "
@@ -358,7 +364,7 @@ def cmd_check(args: argparse.Namespace, out: Out) -> int:
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     from fusebook.virtual.server import run_server
 
-    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file)
+    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file, faults=args.fault)
     return EXIT_OK
 
 

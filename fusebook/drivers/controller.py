@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from fusebook.chips.models import BlockDef, ChipDef
-from fusebook.drivers.bus import RegisterBus
+from fusebook.drivers.bus import MaskedWrite, RegisterBus, write_many
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import BurnError, LinkError
 
@@ -43,6 +43,8 @@ class Controller:
         self.chip = chip
         self.xtal_mhz = xtal_mhz
         self._timing_done = False
+        self._idle_known = False  # True right after we waited for the controller ourselves
+        self.program_sent = False  # the last program command reached the chip
 
     # -- reading -------------------------------------------------------------------
     def read_block_words(self, block: BlockDef) -> list[int]:
@@ -83,11 +85,6 @@ class Controller:
         return BlockStatus(fail, count)
 
     # -- helpers -------------------------------------------------------------------
-    def _update(self, addr: int, mask: int, value: int) -> None:
-        shift = (mask & -mask).bit_length() - 1
-        current = self.bus.read(addr)
-        self.bus.write(addr, (current & ~mask) | ((value << shift) & mask))
-
     def set_timing(self) -> None:
         """Programming timings for the crystal, once per session (they do not change)."""
         if self._timing_done or not self.chip.timing:
@@ -102,8 +99,12 @@ class Controller:
                 f"{self.chip.description}: no eFuse programming timing for a "
                 f"{freq} MHz crystal (known: {sorted(self.chip.timing)})"
             )
+        writes = []
         for step in self.chip.timing[freq]:
-            self._update(self.chip.registers[step.register], step.mask, step.value)
+            shift = (step.mask & -step.mask).bit_length() - 1
+            writes.append(MaskedWrite(self.chip.registers[step.register],
+                                      (step.value << shift) & step.mask, step.mask))
+        write_many(self.bus, writes)
         self._timing_done = True
 
     def _wait_idle(self, cmd_reg: int, mask: int) -> None:
@@ -117,7 +118,9 @@ class Controller:
                     hint="check the chip's power and the link, then re-run: nothing is burned twice",
                 )
 
-    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
+    def program(self, block: BlockDef, words: tuple[int, ...], *, clear: bool = False) -> None:
+        """Program `block` with coded `words`; `clear` wipes the write registers after
+        (for key material: nothing secret is left where the link could read it)."""
         raise NotImplementedError
 
 
@@ -128,58 +131,74 @@ class Esp32xxController(Controller):
         c = self.chip.constants
         return c["EFUSE_PGM_CMD"] | c["EFUSE_READ_CMD"]
 
-    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
-        """Load the write registers, program `block`, then run a read command."""
+    def program(self, block: BlockDef, words: tuple[int, ...], *, clear: bool = False) -> None:
+        """Load the write registers, program `block`, then run a read command.
+
+        Every program loads all the words the block takes (zeros included), so nothing
+        left in the write registers by an earlier program can reach this one.
+        """
         regs = self.chip.registers
         c = self.chip.constants
         cmd = regs["EFUSE_CMD_REG"]
         self.set_timing()
-        self._wait_idle(cmd, self._cmd_mask())
+        if not self._idle_known:
+            self._wait_idle(cmd, self._cmd_mask())
         pgm = regs["EFUSE_PGM_DATA0_REG"]
-        for i, w in enumerate(words):
-            self.bus.write(pgm + 4 * i, w)
-        self.bus.write(regs["EFUSE_CONF_REG"], c["EFUSE_WRITE_OP_CODE"])
-        self.bus.write(cmd, c["EFUSE_PGM_CMD"] | (block.id << 2))
+        load = [MaskedWrite(pgm + 4 * i, w) for i, w in enumerate(words)]
+        load.append(MaskedWrite(regs["EFUSE_CONF_REG"], c["EFUSE_WRITE_OP_CODE"]))
+        load.append(MaskedWrite(cmd, c["EFUSE_PGM_CMD"] | (block.id << 2)))
+        self._idle_known = False
+        write_many(self.bus, load)
+        self.program_sent = True
         self._wait_idle(cmd, self._cmd_mask())
-        # The write registers keep their content after a program; clear the ones we used
-        # so that no stale bit can reach a later program command.
-        for i, w in enumerate(words):
-            if w:
-                self.bus.write(pgm + 4 * i, 0)
+        if clear:
+            write_many(self.bus, [MaskedWrite(pgm + 4 * i, 0) for i in range(len(words))])
         self.read_command()
 
     def read_command(self) -> None:
+        """Refresh the read registers from the eFuses (and the error registers)."""
         regs = self.chip.registers
         c = self.chip.constants
         cmd = regs["EFUSE_CMD_REG"]
-        self.bus.write(regs["EFUSE_CONF_REG"], c["EFUSE_READ_OP_CODE"])
-        self.bus.write(cmd, c["EFUSE_READ_CMD"], delay_after_us=READ_SETTLE_US)
+        write_many(self.bus, [MaskedWrite(regs["EFUSE_CONF_REG"], c["EFUSE_READ_OP_CODE"]),
+                              MaskedWrite(cmd, c["EFUSE_READ_CMD"])], delay_after_us=READ_SETTLE_US)
         self._wait_idle(cmd, self._cmd_mask())
+        self._idle_known = True
 
 
 class Esp32Controller(Controller):
     """The ESP32's own controller: WDATA registers per block, one program for all."""
 
-    def program(self, block: BlockDef, words: tuple[int, ...]) -> None:
+    def program(self, block: BlockDef, words: tuple[int, ...], *, clear: bool = False) -> None:
+        """Load the block's WDATA registers, program, then run a read command.
+
+        The ESP32 programs every block's WDATA registers at once, so the block's WDATA
+        registers are always cleared after its program: nothing of it can reach the next.
+        """
         regs = self.chip.registers
         c = self.chip.constants
         cmd = regs["EFUSE_REG_CMD"]
         self.set_timing()
+        if not self._idle_known:
+            self._wait_idle(cmd, 0xFFFFFFFF)
+        load = [MaskedWrite(block.write_addr + 4 * i, w) for i, w in enumerate(words)]
+        load.append(MaskedWrite(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_WRITE"]))
+        load.append(MaskedWrite(cmd, c["EFUSE_CMD_WRITE"]))
+        self._idle_known = False
+        write_many(self.bus, load)
+        self.program_sent = True
         self._wait_idle(cmd, 0xFFFFFFFF)
-        for i, w in enumerate(words):
-            self.bus.write(block.write_addr + 4 * i, w)
-        self.bus.write(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_WRITE"])
-        self.bus.write(cmd, c["EFUSE_CMD_WRITE"])
-        self._wait_idle(cmd, 0xFFFFFFFF)
+        write_many(self.bus, [MaskedWrite(block.write_addr + 4 * i, 0) for i in range(len(words))])
         self.read_command()
 
     def read_command(self) -> None:
         regs = self.chip.registers
         c = self.chip.constants
         cmd = regs["EFUSE_REG_CMD"]
-        self.bus.write(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_READ"])
-        self.bus.write(cmd, c["EFUSE_CMD_READ"], delay_after_us=READ_SETTLE_US)
+        write_many(self.bus, [MaskedWrite(regs["EFUSE_REG_CONF"], c["EFUSE_CONF_READ"]),
+                              MaskedWrite(cmd, c["EFUSE_CMD_READ"])], delay_after_us=READ_SETTLE_US)
         self._wait_idle(cmd, 0xFFFFFFFF)
+        self._idle_known = True
 
 
 def controller_for(bus: RegisterBus, chip: ChipDef, xtal_mhz: int | None = None) -> Controller:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from fusebook.chips.models import BlockDef, ChipDef
+from fusebook.drivers.bus import FULL_MASK, MaskedWrite
 from fusebook.efuse import coding
 from fusebook.efuse.image import CODING_34, EfuseImage
 
@@ -66,6 +67,14 @@ class VirtualChip:
         self._poke(addr, value)
         if addr == self._cmd:
             self._command(value & MASK32)
+
+    def write_many(self, writes: list[MaskedWrite], *, delay_after_us: int = 0) -> None:
+        """Masked writes applied in order, as the ROM applies a multi-entry WRITE_REG."""
+        for w in writes:
+            value = w.value
+            if w.mask != FULL_MASK:
+                value = (self.read(w.addr) & ~w.mask) | (w.value & w.mask)
+            self.write(w.addr, value)
 
     def _poke(self, addr: int, value: int) -> None:
         off = addr - self.chip.base
