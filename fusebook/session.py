@@ -29,6 +29,7 @@ class ConnectOptions:
     baud: int = 115200
     before: str = "default-reset"
     after: str = "hard-reset"
+    timeout: float | None = None  # seconds per ROM command (None: the ROM's usual 3 s)
 
 
 class Session:
@@ -78,7 +79,10 @@ def open_session(opts: ConnectOptions) -> Session:
         raise InputError("no chip given", hint="use --port PORT, --virt --chip CHIP or --snapshot")
     from fusebook.link.rom import RomLink
 
-    link = RomLink.open(opts.port, baud=opts.baud, before=opts.before)
+    if opts.timeout is not None:
+        link = RomLink.open(opts.port, baud=opts.baud, before=opts.before, timeout=opts.timeout)
+    else:
+        link = RomLink.open(opts.port, baud=opts.baud, before=opts.before)
     try:
         detected = link.detect()
         if opts.chip and opts.chip != "auto":
