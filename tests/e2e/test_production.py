@@ -51,12 +51,18 @@ def chip_with_factory_mac(path: Path, last: int) -> Path:
     return path
 
 
-def test_stale_plan_is_refused_and_a_fresh_one_applies(tmp_path: Path) -> None:
+def planned(tmp_path: Path) -> tuple[Path, Path, list, Path]:
+    """A recipe, a chip, its connection options and a plan saved for index 3."""
     recipe = setup(tmp_path)
     chip = chip_with_factory_mac(tmp_path / "c.efuse", 1)
     conn = ["--virt", "--chip", "esp32c3", "--efuse-file", chip]
     plan = tmp_path / "plan.json"
     assert fusebook("plan", recipe, *conn, "--index", "3", "-o", plan).code == 0
+    return recipe, chip, conn, plan
+
+
+def test_stale_plan_is_refused_and_a_fresh_one_applies(tmp_path: Path) -> None:
+    recipe, chip, conn, plan = planned(tmp_path)
     assert "02:00:00:00:00:03" in plan.read_text()
     # the chip changes after the plan was made
     other = tmp_path / "other.yaml"
@@ -73,11 +79,7 @@ def test_stale_plan_is_refused_and_a_fresh_one_applies(tmp_path: Path) -> None:
 
 
 def test_edited_plan_is_refused(tmp_path: Path) -> None:
-    recipe = setup(tmp_path)
-    chip = chip_with_factory_mac(tmp_path / "c.efuse", 1)
-    conn = ["--virt", "--chip", "esp32c3", "--efuse-file", chip]
-    plan = tmp_path / "plan.json"
-    assert fusebook("plan", recipe, *conn, "--index", "3", "-o", plan).code == 0
+    _, _, conn, plan = planned(tmp_path)
     body = json.loads(plan.read_text())
     body["writes"][0]["words"][0] = "0xffffffff"
     plan.write_text(json.dumps(body))
