@@ -11,7 +11,7 @@ import pytest
 
 from fusebook import api
 from fusebook.chips.loader import load_chip
-from fusebook.errors import BurnError, LinkError
+from fusebook.errors import LinkError
 from fusebook.virtual.chip import VirtualChip
 from fusebook.virtual.server import FaultPlan, VirtualRomServer
 
@@ -116,8 +116,9 @@ def _faulted(loaded, expected, plan: FaultPlan) -> str:
         try:
             _apply(loaded, server.url)
             outcome = "ok"
-        except (LinkError, BurnError) as e:
-            assert isinstance(e, LinkError) or "error flags" in e.message, e.message
+        except LinkError as e:  # exit 4
+            if "programmed and verified" in e.message:  # stopped mid-burn: the report says where
+                assert "not done" in e.message or "in flight" in e.message
             outcome = "link-error"
         held = vc.image().blocks
         for got, want in zip(held, expected, strict=True):
