@@ -342,7 +342,7 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
         if outcome.result and outcome.result.locked_out:
             lines.append("the last program switched the download mode off (or to secure download): "
                          "the chip no longer answers, so that program could not be read back")
-        if outcome.burned:
+        if outcome.burned and outcome.result is not None:
             lines.append(
                 f"burned and verified {len(outcome.result.verified)} block write(s) "
                 f"({outcome.result.programs} program commands)"

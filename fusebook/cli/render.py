@@ -130,6 +130,6 @@ def plan_text(plan: BurnPlan) -> str:
             out.append(f"  {n}. {w.block_name} ({w.phase}): {words}")
     for s in plan.skipped:
         out.append(f"skipped (already burned): {s}")
-    for w in plan.warnings:
-        out.append(str(w))
+    for warning in plan.warnings:
+        out.append(str(warning))
     return "\n".join(out)
