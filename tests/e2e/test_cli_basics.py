@@ -50,3 +50,11 @@ def test_json_errors_carry_kind_and_exit_code() -> None:
     assert r.code == 2
     err = r.json["error"]
     assert err["exit_code"] == 2 and err["kind"] == "invalid-input"
+
+
+def test_schema_command_prints_the_checked_in_schema() -> None:
+    from .conftest import ROOT
+
+    r = fusebook("schema")
+    assert r.code == 0
+    assert r.out == (ROOT / "schemas" / "recipe.schema.json").read_text()
