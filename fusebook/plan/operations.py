@@ -177,7 +177,7 @@ class _Compiler:
                 )
             if f.klass == "keypurpose":
                 self._check_purpose_quirks(op, f, raw)
-            self.set_field(op, f, raw)
+            self.set_field(op, f, raw, secret=isinstance(value, Secret))
 
     def _check_purpose_quirks(self, op: Operation, f: FieldDef, raw: int) -> None:
         name = self.chip.key_purpose_name(raw)
@@ -255,8 +255,10 @@ class _Compiler:
             )
         mask = ((1 << (8 * len(data))) - 1) << (8 * offset)
         value = int.from_bytes(data, "little") << (8 * offset)
+        # data from a secret input (or a key file) stays out of plans and logs like a key
+        secret = isinstance(args.get("data"), Secret) or isinstance(args.get("file"), Secret)
         self.out.requests.append(
-            Request(blk.id, mask, value, True, blk.name, op.origin, False, guard=blk.name)
+            Request(blk.id, mask, value, True, blk.name, op.origin, secret, guard=blk.name)
         )
 
     def _burn_key_digest(self, op: Operation) -> None:

@@ -66,3 +66,25 @@ def test_no_output_of_a_key_burn_holds_the_key(tmp_path: Path, recipe: str, chip
         assert_clean(blob, key, what)
     # the burn did happen: the recipe's `ensure` checked purpose and protections on read-back
     assert efuse.exists()
+
+
+def test_secret_input_burned_as_block_data_stays_out_of_plans(tmp_path: Path) -> None:
+    secret = bytes(range(0xA0, 0xB0))
+    (tmp_path / "token.bin").write_bytes(secret)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "fusebook: 1\nname: s\nchip: esp32c3\n"
+        "inputs:\n  token: {file: token.bin, format: binary, secret: true}\n"
+        "steps:\n  - burn_block_data: {block: BLOCK_USR_DATA, offset: 0, data: '{{ inputs.token | hex }}'}\n"
+    )
+    conn = ["--virt", "--chip", "esp32c3", "--efuse-file", tmp_path / "c.efuse"]
+    outputs = []
+    for fmt in ("text", "json"):
+        r = fusebook("plan", recipe, *conn, "-o", tmp_path / "p.json", "--format", fmt)
+        assert r.code == 0, r.err
+        outputs.append(r.out + r.err + (tmp_path / "p.json").read_text())
+    r = fusebook("apply", recipe, *conn, "--yes", "--no-ledger", "--format", "json")
+    assert r.code == 0, r.err
+    outputs.append(r.out + r.err)
+    for blob in outputs:
+        assert_clean(blob.encode(), secret, "plan of secret block data")
