@@ -181,8 +181,10 @@ def _purposes_are_digests(chip: ChipDef, raws: set[int]) -> bool:
     named = {raw for raw in raws if raw != 0}
     if not named:
         return False
-    by_value = {kp.value: kp for kp in chip.key_purposes}
-    return all(raw in by_value and by_value[raw].digest for raw in named)
+    # a value that also names a secret purpose (ESP32-P4 CUSTOM_13 / CUSTOM_DIGEST_13) is secret
+    digests = {kp.value for kp in chip.key_purposes if kp.digest}
+    digests -= {kp.value for kp in chip.key_purposes if not kp.digest}
+    return named <= digests
 
 
 def secret_bits(image: EfuseImage, *, planned: Mapping[int, int] | None = None,
