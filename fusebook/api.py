@@ -187,10 +187,13 @@ def _token(image: EfuseImage, burn: BurnPlan | None) -> str:
 def _planned_secret_bits(chip: ChipDef, compiled: Compiled) -> dict[int, int]:
     """Bits the steps burn from secret data, including those already burned (a re-run)."""
     bits: dict[int, int] = {}
+    digests = {kp.target for kp in chip.key_purposes if kp.digest and kp.target}  # public (C2)
     for r in compiled.requests:
-        if r.secret:
+        if r.secret and r.name not in digests:
             bits[r.block] = bits.get(r.block, 0) | r.mask
     for name in compiled.key_fingerprints:
+        if name in digests:
+            continue
         if chip.has_block(name):
             b = chip.block(name)
             bits[b.id] = (1 << (32 * b.words)) - 1

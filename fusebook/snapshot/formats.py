@@ -203,7 +203,8 @@ def secret_bits(image: EfuseImage, *, planned: Mapping[int, int] | None = None,
       burned yet;
     - ESP32: BLOCK1 (flash_encryption) and BLOCK2 (secure_boot) always;
     - ESP32-C2 (purposes by target): the flash key half always, the whole of BLOCK_KEY0 once
-      a 256-bit key is (or is to be) burned; the digest half stays visible otherwise.
+      a 256-bit key is (or is to be) burned; the digest half stays visible otherwise (the
+      plan does not mark a digest as secret data).
 
     - `unknown`: secrets are involved but no plan says where (a refused unit of a recipe with
       secret inputs or keys): every block but BLOCK0.
@@ -224,21 +225,13 @@ def secret_bits(image: EfuseImage, *, planned: Mapping[int, int] | None = None,
             public[b.id] = _full(chip, b.id)
         else:
             out[b.id] = _full(chip, b.id)
-    if chip.purposes_by_target:
+    if chip.purposes_by_target:  # ESP32-C2: the purpose is where the key goes
         for kp in chip.key_purposes:
-            if not kp.target or not chip.has_field(kp.target) or kp.value == 0:
+            if not kp.target or not chip.has_field(kp.target) or kp.value == 0 or kp.digest:
                 continue
-            target = chip.field(kp.target)
-            if kp.digest:
-                public[target.block] = public.get(target.block, 0) | target.mask
-                continue
-            burned = all(any(img.raw(n) for img in images) for n in kp.sets if chip.has_field(n))
-            if burned:
+            if all(any(img.raw(n) for img in images) for n in kp.sets if chip.has_field(n)):
+                target = chip.field(kp.target)
                 out[target.block] = out.get(target.block, 0) | target.mask
-        for kp in chip.key_purposes:  # a 256-bit key covers the digest half too
-            if kp.sets and kp.target and chip.has_field(kp.target) and not kp.digest and kp.value != 0 \
-                    and all(any(img.raw(n) for img in images) for n in kp.sets if chip.has_field(n)):
-                public.pop(chip.field(kp.target).block, None)
     if chip.family == "esp32":
         for b in chip.blocks[1:3]:  # flash encryption and secure boot keys
             out[b.id] = _full(chip, b.id)
