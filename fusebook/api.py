@@ -14,6 +14,7 @@ plan it shows, reads the chip back, checks `ensure`, and records the outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,11 +36,11 @@ from fusebook.errors import (
     SourceLocation,
 )
 from fusebook.plan.model import BurnPlan
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
 from fusebook.secret import Secret
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
-from fusebook.snapshot.formats import load_snapshot, redacted, to_json, to_token
+from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 __all__ = [
     "ApplyOutcome",
@@ -171,13 +172,52 @@ class PlanResult:
     unique_values: dict[str, str]
 
 
-def _context(loaded: LoadedRecipe, image: EfuseImage, index: int | None) -> Any:
+def _secrets(image: EfuseImage, burn: BurnPlan | None) -> dict[int, int]:
+    """The bits of `image` that may hold secrets, with what `burn` knows (see `secret_bits`)."""
+    if burn is None:
+        return secret_bits(image)
+    return secret_bits(image, planned=burn.secret_bits, others=(burn.before, burn.after))
+
+
+def _token(image: EfuseImage, burn: BurnPlan | None) -> str:
+    """`image` as an eFuse token for records and saved plans, secrets redacted."""
+    return to_token(redacted(image, _secrets(image, burn)))
+
+
+def _planned_secret_bits(chip: ChipDef, compiled: Compiled) -> dict[int, int]:
+    """Bits the steps burn from secret data, including those already burned (a re-run)."""
+    bits: dict[int, int] = {}
+    digests = {kp.target for kp in chip.key_purposes if kp.digest and kp.target}  # public (C2)
+    for r in compiled.requests:
+        if r.secret and r.name not in digests:
+            bits[r.block] = bits.get(r.block, 0) | r.mask
+    for name in compiled.key_fingerprints:
+        if name in digests:
+            continue
+        if chip.has_block(name):
+            b = chip.block(name)
+            bits[b.id] = (1 << (32 * b.words)) - 1
+        elif chip.has_field(name):
+            f = chip.field(name)
+            bits[f.block] = bits.get(f.block, 0) | f.mask
+    return bits
+
+
+def _has_secrets(loaded: LoadedRecipe) -> bool:
+    """Whether the recipe deals in secrets at all: a secret input, or a key to burn."""
+    inputs = getattr(loaded.recipe, "inputs", None) or {}
+    return any(getattr(spec, "secret", False) for spec in inputs.values()) or any(
+        getattr(step, "kind", None) == "burn_key" for step in loaded.recipe.steps)
+
+
+def _context(loaded: LoadedRecipe, image: EfuseImage, index: int | None,
+             burn: BurnPlan | None = None) -> Any:
     from fusebook.recipe.render import ChipInfo, RenderContext
 
     return RenderContext(
         index=index,
         chip=ChipInfo(image.chip.name, image.revision),
-        efuses=ImageValues(image),
+        efuses=ImageValues(image, _secrets(image, burn)),
         inputs=loaded.inputs,
         vars=loaded.vars,
     )
@@ -259,10 +299,12 @@ def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> P
     _assert(loaded, "require", before, PlanError)
     steps = render_steps(loaded.compiled, before)
     ops = [_operation(loaded, s, chip) for s in steps]
-    burn = build_plan(chip, image, compile_operations(chip, image, ops))
-    _assert(loaded, "ensure", _context(loaded, burn.after, index), PlanError)
+    compiled = compile_operations(chip, image, ops)
+    burn = build_plan(chip, image, compiled)
+    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, compiled))
+    _assert(loaded, "ensure", _context(loaded, burn.after, index, burn), PlanError)
     unique = {}
-    view = ImageValues(burn.after)
+    view = ImageValues(burn.after, _secrets(burn.after, burn))
     for name in loaded.unique:
         if chip.has_field(name):
             unique[name] = str(view.value(name))
@@ -317,7 +359,7 @@ def apply(
     if burn.empty:
         if ledger is not None:
             record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
-            ledger.finish(record_id, outcome="nothing-to-do", after_token=to_token(redacted(image)),
+            ledger.finish(record_id, outcome="nothing-to-do", after_token=_token(image, burn),
                           exit_code=0)
         return ApplyOutcome(burn, None, image, record_id)
     if confirm is not None and not confirm(burn):
@@ -332,13 +374,13 @@ def apply(
         result = commit(burn, session.controller)
         after = result.after if result.after is not None else session.read_image()
         if not result.locked_out:  # a locked-out chip cannot be read back
-            _assert(loaded, "ensure", _context(loaded, after, index), BurnError)
+            _assert(loaded, "ensure", _context(loaded, after, index, burn), BurnError)
     except BaseException as e:
         if ledger is not None and record_id is not None:
-            _finish_failed(ledger, record_id, session, e)
+            _finish_failed(ledger, record_id, session, e, burn)
         raise
     if ledger is not None and record_id is not None:
-        ledger.finish(record_id, outcome="ok", after_token=to_token(redacted(after)), exit_code=0)
+        ledger.finish(record_id, outcome="ok", after_token=_token(after, burn), exit_code=0)
     return ApplyOutcome(burn, result, after, record_id)
 
 
@@ -357,12 +399,13 @@ def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
             )
 
 
-def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException) -> None:
+def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException,
+                   burn: BurnPlan | None = None) -> None:
     """Record how a burn ended early; an interrupted one (Ctrl-C) says so."""
     after_token = None
     if isinstance(e, FusebookError) and not isinstance(e, LinkError):
         try:
-            after_token = to_token(redacted(session.read_image()))
+            after_token = _token(session.read_image(), burn)
         except FusebookError:
             after_token = None
     if isinstance(e, FusebookError):
@@ -389,7 +432,8 @@ def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: Efus
         input_digests=loaded.input_digests,
         plan_json=json.dumps(body, sort_keys=True) if body else None,
         plan_digest=body["digest"] if body else None,
-        before_token=to_token(redacted(image)),
+        before_token=_token(image, burn) if burn is not None else to_token(
+            redacted(image, secret_bits(image, unknown=_has_secrets(loaded)))),
         unique_values=unique,
         key_fingerprints=dict(burn.key_fingerprints) if burn is not None else {},
     ))
@@ -417,7 +461,7 @@ def saved_plan(loaded: LoadedRecipe, result: PlanResult, source: str,
         "set": dict(set_vars),
     }
     body["source"] = source
-    body["before_token"] = to_token(redacted(result.plan.before))
+    body["before_token"] = _token(result.plan.before, result.plan)
     return body
 
 
@@ -437,6 +481,24 @@ def load_saved_plan(path: Path) -> dict[str, Any]:
                                                    "writes", "warnings", "skipped", "key_fingerprints")}):
         raise InputError(f"{path}: the plan was edited after it was saved", hint="make a new plan")
     return body
+
+
+def _saved_secret_bits(chip: ChipDef, body: Mapping[str, Any]) -> dict[int, int]:
+    """What a saved plan says is secret (redacted writes, secret changes, keys), per block."""
+    bits: dict[int, int] = {}
+    names = [str(n) for n in body.get("key_fingerprints") or {}]
+    names += [str(c.get("field")) for c in body.get("changes") or [] if c.get("after") == "<secret>"]
+    for w in body.get("writes") or []:
+        if w.get("redacted") and int(w.get("block", 0)) != 0:
+            names.append(chip.blocks[int(w["block"])].name)
+    for name in names:
+        if chip.has_block(name):
+            b = chip.block(name)
+            bits[b.id] = (1 << (32 * b.words)) - 1
+        elif chip.has_field(name):
+            f = chip.field(name)
+            bits[f.block] = bits.get(f.block, 0) | f.mask
+    return bits
 
 
 def _changed_fields(before: EfuseImage, now: EfuseImage) -> list[str]:
@@ -464,7 +526,9 @@ def apply_saved(
     if image.chip.name != body["chip"]:
         raise PlanError(f"{path}: the plan is for {body['chip']}, the chip is {image.chip.description}")
     if image.digest() != body["snapshot_digest"]:
-        changed = _changed_fields(from_token(body["before_token"]), redacted(image))
+        then = from_token(body["before_token"])
+        hidden = secret_bits(image, planned=_saved_secret_bits(image.chip, body), others=(then,))
+        changed = _changed_fields(redacted(then, hidden), redacted(image, hidden))
         raise PlanError(
             f"{path}: the chip changed since the plan was made"
             + (": " + "; ".join(changed[:12]) if changed else ""),

@@ -116,6 +116,9 @@ class BurnPlan:
     warnings: tuple[PlanWarning, ...] = ()
     skipped: tuple[str, ...] = ()
     key_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: per block id, the bits burned from secret data (keys, secret inputs), known only in
+    #: memory: what records and the predicted image's values must redact (not serialised)
+    secret_bits: dict[int, int] = field(default_factory=dict, compare=False)
 
     @property
     def empty(self) -> bool:

@@ -14,6 +14,7 @@ import base64
 import datetime as _dt
 import json
 import zlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -171,18 +172,84 @@ def load_snapshot(spec: str, chip_name: str | None = None) -> EfuseImage:
     return from_efuse_file(path, load_chip(chip_name))
 
 
-def redacted(image: EfuseImage) -> EfuseImage:
-    """The image with key blocks that hold secret keys zeroed, for records and logs."""
+def _full(chip: ChipDef, block: int) -> int:
+    return (1 << (32 * chip.blocks[block].words)) - 1
+
+
+def _purposes_are_digests(chip: ChipDef, raws: set[int]) -> bool:
+    """True if the key purposes a block has (before or after a burn) are all public digests."""
+    named = {raw for raw in raws if raw != 0}
+    if not named:
+        return False
+    # a value that also names a secret purpose (ESP32-P4 CUSTOM_13 / CUSTOM_DIGEST_13) is secret
+    digests = {kp.value for kp in chip.key_purposes if kp.digest}
+    digests -= {kp.value for kp in chip.key_purposes if not kp.digest}
+    return named <= digests
+
+
+def secret_bits(image: EfuseImage, *, planned: Mapping[int, int] | None = None,
+                others: Iterable[EfuseImage] = (), unknown: bool = False) -> dict[int, int]:
+    """Per block id, the bits that may hold key or secret data and so never leave the process.
+
+    Redaction follows what the recipe declares secret and every key purpose, not only what
+    the chip protects today, so that a key burned but not yet protected (an interrupted
+    apply) is hidden as well as one read-protected:
+
+    - `planned`: bits the plan burns from secret data (keys, secret inputs as block data or
+      field values), from `BurnPlan.secret_bits`;
+    - a key block is hidden whole unless every purpose it holds, on the chip or in `others`
+      (the plan's before- and after-images), is a public secure-boot digest; a block with
+      no purpose yet (USER) is hidden too, since it may hold a key whose purpose is not
+      burned yet;
+    - ESP32: BLOCK1 (flash_encryption) and BLOCK2 (secure_boot) always;
+    - ESP32-C2 (purposes by target): the flash key half always, the whole of BLOCK_KEY0 once
+      a 256-bit key is (or is to be) burned; the digest half stays visible otherwise (the
+      plan does not mark a digest as secret data).
+
+    - `unknown`: secrets are involved but no plan says where (a refused unit of a recipe with
+      secret inputs or keys): every block but BLOCK0.
+
+    Secure-boot digests are public and stay visible, whatever the plan marks.
+    """
     chip = image.chip
-    blocks = list(image.blocks)
+    images = (image, *others)
+    out: dict[int, int] = {b.id: _full(chip, b.id) for b in chip.blocks[1:]} if unknown else {}
+    for block, mask in (planned or {}).items():
+        out[block] = out.get(block, 0) | mask
+    public: dict[int, int] = {}
     for b in chip.key_blocks:
-        if not chip.has_field(b.key_purpose_field or ""):
+        name = b.key_purpose_field or ""
+        if not chip.has_field(name):
             continue
-        raw = image.raw(b.key_purpose_field or "")
-        kp = [k for k in chip.key_purposes if k.value == raw]
-        if raw != 0 and not (kp and kp[0].digest):
-            blocks[b.id] = 0
+        if _purposes_are_digests(chip, {img.raw(name) for img in images}):
+            public[b.id] = _full(chip, b.id)
+        else:
+            out[b.id] = _full(chip, b.id)
+    if chip.purposes_by_target:  # ESP32-C2: the purpose is where the key goes
+        for kp in chip.key_purposes:
+            if not kp.target or not chip.has_field(kp.target) or kp.value == 0 or kp.digest:
+                continue
+            if all(any(img.raw(n) for img in images) for n in kp.sets if chip.has_field(n)):
+                target = chip.field(kp.target)
+                out[target.block] = out.get(target.block, 0) | target.mask
     if chip.family == "esp32":
         for b in chip.blocks[1:3]:  # flash encryption and secure boot keys
-            blocks[b.id] = 0
+            out[b.id] = _full(chip, b.id)
+    for block, mask in public.items():
+        if block in out:
+            out[block] &= ~mask
+    return {block: mask for block, mask in out.items() if mask}
+
+
+def redacted(image: EfuseImage, bits: Mapping[int, int] | None = None) -> EfuseImage:
+    """The image with the bits that may hold secrets zeroed, for records, plans and logs.
+
+    `bits` is what `secret_bits` gives (with the plan's knowledge where there is a plan);
+    without it, what the chip alone says is secret.
+    """
+    if bits is None:
+        bits = secret_bits(image)
+    blocks = list(image.blocks)
+    for block, mask in bits.items():
+        blocks[block] &= ~mask
     return image.with_blocks(tuple(blocks))
