@@ -23,7 +23,7 @@ from typing import Any
 
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
-from fusebook.commit import ApplyResult, commit
+from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
 from fusebook.errors import (
@@ -34,6 +34,7 @@ from fusebook.errors import (
     LinkError,
     PlanError,
     SourceLocation,
+    Stopped,
 )
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
@@ -44,10 +45,12 @@ from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_j
 
 __all__ = [
     "ApplyOutcome",
+    "CommitEvent",
     "ConnectOptions",
     "LoadedRecipe",
     "PlanResult",
     "Session",
+    "StopRequest",
     "apply",
     "connect",
     "load_chip",
@@ -331,8 +334,15 @@ def apply(
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
     ledger: Any = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[CommitEvent], None] | None = None,
 ) -> ApplyOutcome:
-    """Plan against the chip as read now, confirm, burn, verify, `ensure`, record."""
+    """Plan against the chip as read now, confirm, burn, verify, `ensure`, record.
+
+    `stop` ends the burn at the next block boundary once requested (see commit.StopRequest):
+    its phase turns "burning" once the plan is confirmed, so from then on a requester must
+    wait rather than abandon, and the outcome (partial, aborted) is always recorded.
+    """
     image = session.read_image()
     mac = factory_mac(image)
     record_id = None
@@ -364,6 +374,8 @@ def apply(
         return ApplyOutcome(burn, None, image, record_id)
     if confirm is not None and not confirm(burn):
         raise Aborted("aborted at the prompt: nothing was burned")
+    if stop is not None:
+        stop.phase = "burning"
     if ledger is not None:
         try:
             record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
@@ -371,7 +383,7 @@ def apply(
             _record_refusal(ledger, loaded, image, index, mac, e)
             raise
     try:
-        result = commit(burn, session.controller)
+        result = commit(burn, session.controller, stop=stop, on_event=on_event)
         after = result.after if result.after is not None else session.read_image()
         if not result.locked_out:  # a locked-out chip cannot be read back
             _assert(loaded, "ensure", _context(loaded, after, index, burn), BurnError)
@@ -401,19 +413,37 @@ def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
 
 def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException,
                    burn: BurnPlan | None = None) -> None:
-    """Record how a burn ended early; an interrupted one (Ctrl-C) says so."""
+    """Record how a burn ended early.
+
+    A stop between programs is "partial" (exit 4) or, before the first program, "aborted"
+    (exit 130). An exception that cut the burn without a stop (Ctrl-C in a program that
+    installed no handler) is judged by what had been sent: anything at all is "partial".
+    """
     after_token = None
     if isinstance(e, FusebookError) and not isinstance(e, LinkError):
         try:
             after_token = _token(session.read_image(), burn)
         except FusebookError:
             after_token = None
-    if isinstance(e, FusebookError):
+    if isinstance(e, Stopped):
+        ledger.finish(record_id, outcome="partial", after_token=after_token,
+                      exit_code=e.exit_code, error=e.message)
+    elif isinstance(e, Aborted):
+        ledger.finish(record_id, outcome="aborted", after_token=after_token,
+                      exit_code=e.exit_code, error=e.message)
+    elif isinstance(e, FusebookError):
         ledger.finish(record_id, outcome="failed", after_token=after_token,
                       exit_code=e.exit_code, error=e.message)
     else:
-        ledger.finish(record_id, outcome="interrupted", exit_code=Aborted.exit_code,
-                      error=type(e).__name__)
+        progress = getattr(e, "progress", None)
+        sent = progress is not None and (progress.programs > 0 or progress.in_flight is not None)
+        report = f"\n{progress.report(burn)}" if progress is not None and burn is not None else ""
+        if sent:
+            ledger.finish(record_id, outcome="partial", exit_code=Stopped.exit_code,
+                          error=f"{type(e).__name__} during the burn: the chip may be partially burned{report}")
+        else:
+            ledger.finish(record_id, outcome="aborted", exit_code=Aborted.exit_code,
+                          error=f"{type(e).__name__} before the first program command{report}")
 
 
 def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
@@ -517,6 +547,8 @@ def apply_saved(
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
     ledger: Any = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[CommitEvent], None] | None = None,
 ) -> ApplyOutcome:
     """Apply a saved plan: refused (exit 3) if the chip no longer matches its snapshot."""
     from fusebook.snapshot.formats import from_token
@@ -543,7 +575,7 @@ def apply_saved(
     fresh = plan(loaded, image, rec["index"]).plan.to_json()
     if fresh["writes"] != body["writes"] or fresh["key_fingerprints"] != body["key_fingerprints"]:
         raise PlanError(f"{path}: re-planning gives a different plan", hint="make a new plan")
-    return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger)
+    return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger, stop=stop, on_event=on_event)
 
 
 # -- snapshots -----------------------------------------------------------------------

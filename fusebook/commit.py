@@ -5,15 +5,23 @@ registers, the block's error flags are checked and its content compared with wha
 plan predicts. A block that did not take is programmed again (at most three programs, as
 espefuse does); a block holding a bit the plan did not ask for stops everything at once.
 Whatever happens, the result says exactly which blocks are programmed and verified.
+
+A burn is stopped cooperatively: whoever wants it to end (a signal handler, a station's
+supervisor) sets a `StopRequest`, and `commit` honours it only between two block writes.
+A program command, its wait for the controller and the block's read-back are never cut,
+so the chip is always left with every block either as before or as planned and verified.
+The core emits `CommitEvent`s and never prints: renderers live with the callers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from fusebook.drivers.controller import Controller
 from fusebook.efuse.image import EfuseImage
-from fusebook.errors import BurnError, FusebookError, LinkError
+from fusebook.errors import Aborted, BurnError, FusebookError, LinkError, Stopped
 from fusebook.plan.model import BlockWrite, BurnPlan
 
 MAX_PROGRAMS = 3
@@ -21,6 +29,50 @@ MAX_PROGRAMS = 3
 #: BLOCK0 fields after whose burn the ROM stops answering register reads (download mode
 #: off, or secure download mode on): the burn cannot be read back, as with espefuse.
 LOCKOUT_FIELDS = ("DIS_DOWNLOAD_MODE", "ENABLE_SECURITY_DOWNLOAD")
+
+
+#: Where a burn stands, for whoever may ask it to stop: "before" nothing is being sent and
+#: the caller may abandon at once; "burning" a stop waits for the block boundary; "after"
+#: every block is verified, so a stop changes nothing.
+Phase = Literal["before", "burning", "after"]
+
+
+class StopRequest:
+    """A request to end a burn at the next block boundary, shared by a burn and its stopper.
+
+    `request` may be called from a signal handler or another thread: it only records the
+    reason. The first reason wins; `count` tells a handler how often it was asked, so it
+    can say that a second Ctrl-C still waits for the program in flight.
+    """
+
+    def __init__(self) -> None:
+        self.phase: Phase = "before"
+        self.reason: str | None = None
+        self.count = 0
+
+    def request(self, reason: str) -> int:
+        """Ask the burn to stop; returns how many requests there have been, this one included."""
+        if self.reason is None:
+            self.reason = reason
+        self.count += 1
+        return self.count
+
+    @property
+    def requested(self) -> bool:
+        return self.reason is not None
+
+
+@dataclass(frozen=True)
+class CommitEvent:
+    """Progress of a burn: "start", then per block "program" and "verified", then "done".
+
+    `index` is the write's position in the plan (the plan's length for "start" and "done").
+    """
+
+    kind: Literal["start", "program", "verified", "done"]
+    index: int
+    total: int
+    write: BlockWrite | None = None
 
 
 @dataclass
@@ -33,6 +85,7 @@ class ApplyResult:
     retries: int = 0
     in_flight: BlockWrite | None = None
     after: EfuseImage | None = None
+    stopped_by: str | None = None  # the stop request that ended the burn early
 
     def report(self, plan: BurnPlan) -> str:
         done = [f"{w.block_name} ({w.phase})" for w in self.verified]
@@ -47,6 +100,8 @@ class ApplyResult:
                 f"in flight when it stopped: {self.in_flight.block_name} ({self.in_flight.phase}); "
                 "its state is read again on the next run"
             )
+        elif self.stopped_by is not None:
+            lines.append("in flight when it stopped: nothing (the program under way finished and was verified)")
         if pending:
             lines.append("not done: " + ", ".join(pending))
         return "\n".join(lines)
@@ -94,14 +149,51 @@ def _locks_out(controller: Controller, write: BlockWrite) -> bool:
     return any(chip.has_field(n) and write.new_bits & chip.field(n).mask for n in LOCKOUT_FIELDS)
 
 
-def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
-    """Burn `plan` through `controller`; BurnError/LinkError carry the progress report."""
+def _honour_stop(stop: StopRequest, result: ApplyResult) -> None:
+    """Raise for a pending stop: Aborted if nothing was sent yet, else Stopped (partial)."""
+    result.stopped_by = stop.reason
+    if result.programs == 0:
+        raise Aborted(
+            f"stopped by {stop.reason} before the first program command: nothing was sent to the chip",
+            hint="run the same apply again when ready",
+        )
+    raise Stopped(
+        f"stopped by {stop.reason} during the burn: the chip is partially burned",
+        hint="every block is either as before or programmed and verified; "
+             "run the same apply again to complete the unit (nothing is burned twice)",
+    )
+
+
+def commit(
+    plan: BurnPlan,
+    controller: Controller,
+    *,
+    stop: StopRequest | None = None,
+    on_event: Callable[[CommitEvent], None] | None = None,
+) -> ApplyResult:
+    """Burn `plan` through `controller`; BurnError/LinkError/Stopped carry the progress report.
+
+    `stop` is checked before each block write and nowhere else; `on_event` hears progress.
+    """
     result = ApplyResult()
     readback: dict[int, int] = {}
+    total = len(plan.writes)
+
+    def emit(kind: Literal["start", "program", "verified", "done"], index: int,
+             write: BlockWrite | None = None) -> None:
+        if on_event is not None:
+            on_event(CommitEvent(kind, index, total, write))
+
+    if stop is not None:
+        stop.phase = "burning"
     try:
-        for write in plan.writes:
+        emit("start", total)
+        for index, write in enumerate(plan.writes):
+            if stop is not None and stop.requested:
+                _honour_stop(stop, result)
             blk = controller.chip.blocks[write.block]
             result.in_flight = write
+            emit("program", index, write)
             for attempt in range(1, MAX_PROGRAMS + 1):
                 controller.program_sent = False
                 try:
@@ -116,6 +208,9 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
                         result.locked_out = True
                         result.in_flight = None
                         result.after = plan.after
+                        if stop is not None:
+                            stop.phase = "after"
+                        emit("done", total)
                         return result
                     raise
                 readback[write.block] = value
@@ -135,9 +230,16 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
                 result.retries += 1
             result.verified.append(write)
             result.in_flight = None
+            emit("verified", index, write)
+        if stop is not None:
+            stop.phase = "after"  # every block is verified: a stop from here on changes nothing
+        emit("done", total)
         result.after = _read_after(plan, controller, readback)
     except FusebookError as e:
         e.message = f"{e.message}\n{result.report(plan)}"
+        e.progress = result  # type: ignore[attr-defined]
+        raise
+    except BaseException as e:  # KeyboardInterrupt without a handler: still say what is done
         e.progress = result  # type: ignore[attr-defined]
         raise
     if result.after.blocks != plan.after.blocks:
@@ -155,4 +257,4 @@ def commit(plan: BurnPlan, controller: Controller) -> ApplyResult:
     return result
 
 
-__all__ = ["MAX_PROGRAMS", "ApplyResult", "LinkError", "commit"]
+__all__ = ["MAX_PROGRAMS", "ApplyResult", "CommitEvent", "LinkError", "Phase", "StopRequest", "commit"]

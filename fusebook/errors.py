@@ -100,10 +100,22 @@ class BurnError(FusebookError):
 
 
 class Aborted(FusebookError):
-    """The user did not confirm the burn at the prompt (exit 130)."""
+    """Nothing was sent to the chip: not confirmed at the prompt, or stopped before the
+    first program command (exit 130)."""
 
     exit_code = 130
     kind = "aborted"
+
+
+class Stopped(FusebookError):
+    """A stop (a signal) ended a burn between two programs: the chip is partially burned.
+
+    Exit 4, the contract's "link or device" class: the unit is left in a known state (every
+    block either as before or programmed and verified) and a re-run completes it.
+    """
+
+    exit_code = 4
+    kind = "stopped"
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:

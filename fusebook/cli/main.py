@@ -7,16 +7,20 @@ with a hint and exit with the contract's code; no traceback reaches a user.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from fusebook import __version__, api
 from fusebook.cli import render
-from fusebook.errors import Aborted, FusebookError, InputError
+from fusebook.errors import Aborted, FusebookError, InputError, Stopped
 
 EXIT_OK = 0
 
@@ -117,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--efuse-file", type=Path)
     s.add_argument("--fault", help="inject faults: drop=N,..; corrupt=N,..; late=N; stall=N; "
                    "disconnect=N; fail-programs=N (request numbers)")
+    s.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                   help="answer every request this many milliseconds late (a slow link)")
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
@@ -300,14 +306,83 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _confirm_prompt(plan: Any) -> bool:
-    sys.stdout.write(render.plan_text(plan) + "\n\nThis is irreversible. Type BURN to continue: ")
-    sys.stdout.flush()
+def _confirm_prompt(plan: Any, stream: Any = None) -> bool:
+    """Show the plan and ask for BURN; a signal or end of input at the prompt is a no.
+
+    `stream` is where the question goes: stdout, or stderr under `--format json` so that
+    stdout stays one JSON document.
+    """
+    stream = stream or sys.stdout
+    stream.write(render.plan_text(plan) + "\n\nThis is irreversible. Type BURN to continue: ")
+    stream.flush()
     try:
         answer = sys.stdin.readline()
     except KeyboardInterrupt:
         return False
     return answer.strip() == "BURN"
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached stdin
+        return False
+
+
+#: The signals that ask a burn to stop (SIGHUP: the terminal or the session went away).
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class SignalAbort(KeyboardInterrupt):
+    """A stop signal before anything is sent to the chip: abandon at once (exit 130)."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+def _say(text: str) -> None:
+    """Write to stderr from a signal handler: unbuffered, so it cannot re-enter sys.stderr."""
+    with contextlib.suppress(OSError):
+        os.write(2, text.encode())
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: api.StopRequest) -> Iterator[None]:
+    """SIGINT, SIGTERM, SIGHUP: abandon before the burn, stop at a block boundary during it.
+
+    Until the plan is confirmed the handler raises (SignalAbort), since nothing has been
+    sent; once the burn is under way it only records the request, so the program command
+    in flight, its wait and its read-back finish (milliseconds) and commit() stops before
+    the next one. A second signal waits just the same, and says so. The handlers that were
+    installed before are put back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.phase == "before":
+            raise SignalAbort(name)
+        count = stop.request(name)
+        if stop.phase == "after":
+            _say(f"fusebook: {name}: every block is already burned and verified; finishing the record\n")
+        elif count == 1:
+            _say(f"fusebook: {name}: stopping after the program in flight "
+                 "(it takes milliseconds and is never cut)\n")
+        else:
+            _say(f"fusebook: {name} again: still finishing the program in flight, then recording "
+                 "what is done; the chip is never left mid-program\n")
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 def _ledger(args: argparse.Namespace) -> Any:
@@ -320,15 +395,68 @@ def _ledger(args: argparse.Namespace) -> Any:
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
-    ledger = _ledger(args)
-    confirm = None if args.yes else _confirm_prompt
-    if args.recipe.suffix == ".json":
-        with _connect(args) as session:
-            outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger)
+    if not args.yes and not _stdin_is_terminal():
+        raise UsageError("stdin is not a terminal: pass --yes",
+                         hint="apply asks you to type BURN on a terminal; --yes burns without asking")
+    stop = api.StopRequest()
+    shown: list[Any] = []
+
+    def confirm(plan: Any) -> bool:
+        shown.append(plan)
+        if not args.yes:
+            return _confirm_prompt(plan, sys.stderr if out.fmt == "json" else sys.stdout)
+        if out.fmt == "text":  # before the burn, so a redirected stdout holds the plan whatever happens
+            sys.stdout.write(render.plan_text(plan) + "\n")
+            sys.stdout.flush()
+        return True
+
+    with _stop_on_signals(stop):
+        try:
+            ledger = _ledger(args)
+            with _connect(args) as session:
+                if args.recipe.suffix == ".json":
+                    outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger, stop=stop)
+                else:
+                    outcome = api.apply(_load(args), session, args.index, confirm=confirm, ledger=ledger,
+                                        stop=stop)
+        except SignalAbort as e:
+            return _ended_early(out, Aborted(f"aborted by {e.signame}: nothing was sent to the chip"),
+                                shown, "aborted")
+        except Aborted as e:
+            return _ended_early(out, e, shown, "aborted")
+        except Stopped as e:
+            return _ended_early(out, e, shown, "partial")
+        _apply_done(args, out, outcome, shown)
+    return EXIT_OK
+
+
+def _ended_early(out: Out, e: FusebookError, shown: list[Any], outcome: str) -> int:
+    """An apply that a signal or the prompt ended: the report on stdout, the reason on stderr.
+
+    Under `--format json` stdout is still one complete document, with `outcome`.
+    """
+    progress = getattr(e, "progress", None)
+    plan = shown[-1] if shown else None
+    report = progress.report(plan) if progress is not None and plan is not None else None
+    headline = e.message.split("\n", 1)[0]
+    if out.fmt == "json":
+        body: dict[str, Any] = plan.to_json() if plan is not None else {}
+        error = e.to_json()
+        error["message"] = headline
+        body.update(outcome=outcome, error=error, report=report.splitlines() if report else [])
+        if progress is not None:
+            body["programs"] = progress.programs
+            body["retries"] = progress.retries
+        out.emit(body, "")
     else:
-        loaded = _load(args)
-        with _connect(args) as session:
-            outcome = api.apply(loaded, session, args.index, confirm=confirm, ledger=ledger)
+        if report and outcome == "partial":
+            sys.stdout.write(report + "\n")
+            sys.stdout.flush()
+        sys.stderr.write(f"error: {headline}\n" + (f"  hint: {e.hint}\n" if e.hint else ""))
+    return e.exit_code
+
+
+def _apply_done(args: argparse.Namespace, out: Out, outcome: Any, shown: list[Any]) -> None:
     body = outcome.plan.to_json()
     body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
     body["record_id"] = outcome.record_id
@@ -338,7 +466,7 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
         body["retries"] = outcome.result.retries
 
     def text() -> str:
-        lines = [render.plan_text(outcome.plan)] if args.yes else []
+        lines = [render.plan_text(outcome.plan)] if args.yes and not shown else []
         if outcome.result and outcome.result.locked_out:
             lines.append("the last program switched the download mode off (or to secure download): "
                          "the chip no longer answers, so that program could not be read back")
@@ -352,7 +480,6 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
         return "\n".join(lines)
 
     out.emit(body, text)
-    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, out: Out) -> int:
@@ -364,7 +491,10 @@ def cmd_check(args: argparse.Namespace, out: Out) -> int:
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     from fusebook.virtual.server import run_server
 
-    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file, faults=args.fault)
+    if args.latency < 0:
+        raise UsageError("--latency must be 0 or more milliseconds")
+    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file, faults=args.fault,
+               latency_ms=args.latency)
     return EXIT_OK
 
 
@@ -400,7 +530,11 @@ def main(argv: list[str] | None = None) -> int:
         code = COMMANDS[args.command](args, out)
     except KeyboardInterrupt:
         code = Aborted.exit_code
-        sys.stderr.write("aborted\n")
+        err = Aborted("aborted")
+        if out.fmt == "json":
+            sys.stdout.write(json.dumps({"error": err.to_json()}, indent=2) + "\n")
+        else:
+            sys.stderr.write("aborted\n")
     except FusebookError as e:
         if out.fmt == "json":
             sys.stdout.write(json.dumps({"error": e.to_json()}, indent=2) + "\n")
@@ -417,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
             "  hint: this is a fusebook bug; re-run with FUSEBOOK_DEBUG=1 for details\n"
         )
         code = 1
-    sys.stdout.flush()
+    with contextlib.suppress(OSError):  # stdout gone (a hung-up terminal, a closed pipe)
+        sys.stdout.flush()
     return code
 
 

@@ -23,16 +23,18 @@ OK = "ok"
 NOTHING_TO_DO = "nothing-to-do"
 FAILED = "failed"
 REFUSED = "refused"
+PARTIAL = "partial"  # a stop (signal) ended the burn between programs: some blocks burned
+ABORTED = "aborted"  # a stop came before the first program command: nothing sent
 
 #: Outcomes `finish` may record. "interrupted" is also what the ledger writes by itself
 #: for an in-progress record whose process is known to be gone (killed, crashed, reboot).
-FINAL_OUTCOMES = (OK, NOTHING_TO_DO, FAILED, REFUSED, INTERRUPTED)
+FINAL_OUTCOMES = (OK, NOTHING_TO_DO, FAILED, REFUSED, INTERRUPTED, PARTIAL, ABORTED)
 ALL_OUTCOMES = (IN_PROGRESS, *FINAL_OUTCOMES)
 
 #: Records whose per-unit values count as "on that chip" when looking for duplicates:
 #: burned and verified, found already burned, or a burn that may have reached the chip.
-#: A failed or refused apply does not claim its values.
-CLAIMING_OUTCOMES = (OK, NOTHING_TO_DO, IN_PROGRESS, INTERRUPTED)
+#: A failed, refused or aborted apply does not claim its values.
+CLAIMING_OUTCOMES = (OK, NOTHING_TO_DO, IN_PROGRESS, INTERRUPTED, PARTIAL)
 
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{16,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

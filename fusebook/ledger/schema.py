@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: "FBkL" in the SQLite header, so `file` and other tools can tell a ledger apart.
 APPLICATION_ID = 0x46426B4C
@@ -99,8 +99,35 @@ def create_v1(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def lift_v2(db: sqlite3.Connection) -> None:
+    """Version 2: the outcomes "partial" and "aborted" (a burn stopped by a signal).
+
+    SQLite cannot alter a CHECK constraint, and rebuilding the records table would have to
+    drop what unit_values refers to. Widening the allowed values is the case SQLite
+    documents for editing the stored table definition in place (lang_altertable.html,
+    "other kinds of table schema changes"): no stored row changes meaning, the schema
+    version is bumped so every connection re-reads it, and the file is checked before the
+    caller commits.
+    """
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone()
+    old = "'refused', 'interrupted')"
+    if row is None or row[0].count(old) != 1:
+        raise RuntimeError("ledger migration 2: the records table is not as version 1 made it")
+    version = int(db.execute("PRAGMA schema_version").fetchone()[0])
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'records'",
+                   (row[0].replace(old, "'refused', 'interrupted', 'partial', 'aborted')"),))
+        db.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+    problems = [r[0] for r in db.execute("PRAGMA integrity_check")]
+    if problems != ["ok"]:
+        raise RuntimeError(f"ledger migration 2 left the file inconsistent: {problems[:3]}")
+
+
 #: target version -> the function that lifts the schema from (target - 1) to target.
-MIGRATIONS: Mapping[int, Migration] = {1: create_v1}
+MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2}
 
 
 def migrate(

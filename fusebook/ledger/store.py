@@ -264,7 +264,7 @@ class Ledger:
     ) -> None:
         """Record how an apply begun with `begin` ended; returns once it is on disk.
 
-        `outcome` is one of ok, nothing-to-do, failed, refused, interrupted. `exit_code`
+        `outcome` is one of ok, nothing-to-do, failed, refused, interrupted, partial, aborted. `exit_code`
         defaults to 0 for ok and nothing-to-do. A record is finished once; finishing it
         again is a bug in the caller and raises ValueError.
         """
@@ -316,7 +316,7 @@ class Ledger:
         """Per-unit values of this unit already recorded on another chip.
 
         Counted: records that are ok, nothing-to-do (the value was found on that chip),
-        in-progress or interrupted (it may be on that chip). Failed and refused applies
+        in-progress, interrupted or partial (it may be on that chip). Failed, refused and aborted applies
         claim nothing; blank (all-zero) values are never conflicts; values compare
         trimmed and case-insensitively.
         """

@@ -80,6 +80,7 @@ class FaultPlan:
     fail_programs: int = 0
     late_responses: frozenset[int] = frozenset()
     late_s: float = 0.5
+    latency_s: float = 0.0  # every answer this late: a slow link, so a test can act mid-burn
 
     @classmethod
     def parse(cls, text: str) -> FaultPlan:
@@ -351,6 +352,8 @@ def serve_stream(
                 packed = [_garble(p) for p in packed[:1]]
             elif state.once(f"late{n}", n in plan.late_responses):
                 time.sleep(plan.late_s)
+            if plan.latency_s and packed:
+                time.sleep(plan.latency_s)
             for p in packed:
                 send(encode(p))
             if state.once("disconnect", plan.disconnect_after is not None and n >= plan.disconnect_after):
@@ -519,13 +522,18 @@ def run_server(
     efuse_file: Path | str | None = None,
     faults: FaultPlan | str | None = None,
     on_ready: Callable[[str], None] | None = None,
+    latency_ms: float = 0.0,
 ) -> None:
     """Serve a virtual `chip_name` on `listen` until interrupted (Ctrl-C or SIGTERM)."""
+    from dataclasses import replace
+
     from fusebook.chips.loader import load_chip
     from fusebook.virtual.chip import VirtualChip
 
     chip = load_chip(chip_name)
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults
+    if latency_ms:
+        plan = replace(plan or FaultPlan(), latency_s=latency_ms / 1000)
     host, port = parse_listen(listen)
     bus = VirtualChip(chip, Path(efuse_file) if efuse_file else None)
     server = VirtualRomServer(bus, chip, host, port, faults=plan)

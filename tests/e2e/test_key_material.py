@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import RECIPES, fusebook
+from .terminal import Prompted
 
 
 def forms(key: bytes) -> list[bytes]:
@@ -49,9 +50,12 @@ def test_no_output_of_a_key_burn_holds_the_key(tmp_path: Path, recipe: str, chip
         assert r.code == 0, r.err
         outputs += [(f"plan {fmt} stdout", r.out.encode()), (f"plan {fmt} stderr", r.err.encode())]
     outputs.append(("saved plan", plan_file.read_bytes()))
-    r = fusebook("apply", work / recipe, *conn, "--ledger", ledger, stdin="BURN\n")
-    assert r.code == 0, r.err
-    outputs += [("apply stdout", r.out.encode()), ("apply stderr", r.err.encode())]
+    prompted = Prompted(["apply", str(work / recipe), *map(str, conn), "--ledger", str(ledger)])
+    prompted.wait_for_prompt()
+    prompted.type(b"BURN\n")
+    code, out, err = prompted.finish()
+    assert code == 0, err
+    outputs += [("apply stdout", out.encode()), ("apply stderr", err.encode())]
     r = fusebook("apply", work / recipe, *conn, "--ledger", ledger, "--yes", "--format", "json")
     assert r.code == 0, r.err
     outputs += [("re-apply", r.out.encode() + r.err.encode())]

@@ -100,11 +100,12 @@ def test_a_failing_migration_leaves_the_ledger_at_its_old_version(tmp_path: Path
     Ledger(path).close()
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN IMMEDIATE")
+    now, bad = SCHEMA_VERSION, SCHEMA_VERSION + 1
     with pytest.raises(RuntimeError, match="migration bug"):
-        migrate(db, 1, 2, {2: _broken_step})
+        migrate(db, now, bad, {bad: _broken_step})
     db.execute("ROLLBACK")
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(now),)
     assert "station" not in [r[1] for r in db.execute("PRAGMA table_info(records)")]
-    with pytest.raises(RuntimeError, match="no ledger migration to schema version 3"):
-        migrate(db, 1, 3, {2: _add_station_column})
+    with pytest.raises(RuntimeError, match=f"no ledger migration to schema version {bad + 1}"):
+        migrate(db, now, bad + 1, {bad: _add_station_column})
     db.close()
