@@ -285,6 +285,21 @@ class _Compiler:
             raise _err(op, f"{kp.name} is not a secure boot digest purpose")
         self._burn_key(Operation("burn_key", args, op.label or op.kind, op.location))
 
+    def _refuse_placeholder(self, op: Operation, args: dict, data: bytes, where: str) -> None:
+        """A key given as `data:` or `file:` whose bytes are all equal is a placeholder (docs/keys.md).
+
+        A secure-boot digest computed from a public key PEM is not a key the user typed,
+        so it is not checked.
+        """
+        if "digest" in args:
+            return
+        from fusebook.keys.files import refuse_placeholder
+
+        try:
+            refuse_placeholder(data, f"the key for {where}", op.location)
+        except InputError as e:
+            raise _err(op, e.message, hint=e.hint) from None
+
     def _purpose(self, op: Operation, name: Any):
         try:
             return self.chip.key_purpose(str(name))
@@ -353,6 +368,7 @@ class _Compiler:
             raise _err(op, f"{purpose} is not a purpose a key block can hold")
         pf = self.chip.field(blk.key_purpose_field or "")
         self._check_purpose_quirks(op, pf, kp.value)
+        self._refuse_placeholder(op, args, data, blk.name)
         secret = Secret(data)
         self.out.key_fingerprints[blk.name] = secret.fingerprint
         self.key_blocks_used.add(blk.id)
@@ -439,6 +455,7 @@ class _Compiler:
             data = data[: kp.digest_bytes]
         if len(data) != nbytes:
             raise _err(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        self._refuse_placeholder(op, args, data, target.name)
         self.out.key_fingerprints[target.name] = Secret(data).fingerprint
         if kp.reverse:
             data = data[::-1]
@@ -503,6 +520,7 @@ class _Compiler:
         nbytes = self.image.data_bytes(blk)
         if len(data) != nbytes:
             raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        self._refuse_placeholder(op, args, data, blk.name)
         secret = Secret(data)
         self.out.key_fingerprints[blk.name] = secret.fingerprint
         if name in ("flash_encryption", "secure_boot_v1"):
