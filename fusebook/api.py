@@ -266,6 +266,7 @@ def _operation(loaded: LoadedRecipe, step: Any, chip: ChipDef) -> Operation:
 def _ecdsa_key(args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]:
     """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
     from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
+    from fusebook.keys.files import refuse_placeholder
 
     src = args.get("file") if args.get("file") is not None else args.get("data")
     if isinstance(src, Secret):
@@ -277,6 +278,7 @@ def _ecdsa_key(args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]
     if b"-----BEGIN" not in raw:
         return args  # raw key bytes: burned as given
     key = ecdsa_private_key_bytes(raw)
+    refuse_placeholder(key.reveal(), "the ECDSA private key", step.origin)
     blocks = ecdsa_key_block_data(
         key, str(args.get("purpose")), chip_purposes=[kp.name for kp in chip.key_purposes],
         location=step.origin,

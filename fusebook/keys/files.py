@@ -68,13 +68,21 @@ def parse_key(
         return ecdsa_private_key_bytes(raw, name=name, location=location)
     key = _from_hex(raw, name, location) if format == "hex" else raw
     _check_size(key, raw, name, sizes, format, location)
-    if len(set(key)) == 1:
+    refuse_placeholder(key, name, location)
+    return Secret(key)
+
+
+def refuse_placeholder(key: bytes, name: str, location: SourceLocation | None) -> None:
+    """A key whose bytes are all the same is a placeholder: refused, since a burned key stays.
+
+    The message says how long the key is, never which value its bytes hold.
+    """
+    if key and len(set(key)) == 1:
         raise InputError(
             f"{name} holds a placeholder, not a key: all of its {len(key)} bytes are the same value",
             location=location,
             hint="generate a real key, e.g. `espsecure generate-flash-encryption-key KEY.bin`",
         )
-    return Secret(key)
 
 
 def _from_hex(raw: bytes, name: str, location: SourceLocation | None) -> bytes:

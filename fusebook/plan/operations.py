@@ -100,6 +100,8 @@ class _Compiler:
         self.image = image
         self.out = Compiled()
         self.key_blocks_used: set[int] = set()
+        #: where a key goes -> (purpose, key bytes, read_protect, write_protect) and its step
+        self.key_claims: dict[str, tuple[tuple[str, bytes, bool, bool], Operation]] = {}
 
     # -- helpers -------------------------------------------------------------------
     def field(self, op: Operation, name: str) -> FieldDef:
@@ -161,6 +163,8 @@ class _Compiler:
     def _burn_efuse(self, op: Operation) -> None:
         if not isinstance(op.args, dict) or not op.args:
             raise _err(op, "burn_efuse takes a mapping of field names to values")
+        at: dict[Any, SourceLocation] = getattr(op.args, "key_locations", {})
+        seen: dict[str, tuple[Any, int]] = {}
         for name, value in op.args.items():
             f = self.field(op, name)
             if not f.burnable:
@@ -175,6 +179,18 @@ class _Compiler:
                     f"burning {f.name} to 0 changes nothing (eFuse bits only go 0 -> 1)",
                     hint="leave the field out, or skip the step with `when:`",
                 )
+            if f.name in seen:
+                first, first_raw = seen[f.name]
+                if first_raw == raw:
+                    continue
+                # a field and its alias (or a templated name) in one mapping: which value is meant?
+                raise PlanError(
+                    f"{op.origin.step}: {first} and {name} are both {f.name}, with different values",
+                    location=at.get(first, op.location),
+                    related=tuple(x for x in (at.get(name, op.location),) if x is not None),
+                    hint="keep one of them",
+                )
+            seen[f.name] = (name, raw)
             if f.klass == "keypurpose":
                 self._check_purpose_quirks(op, f, raw)
             self.set_field(op, f, raw, secret=isinstance(value, Secret))
@@ -285,6 +301,50 @@ class _Compiler:
             raise _err(op, f"{kp.name} is not a secure boot digest purpose")
         self._burn_key(Operation("burn_key", args, op.label or op.kind, op.location))
 
+    def _refuse_placeholder(self, op: Operation, args: dict, data: bytes, where: str) -> None:
+        """A key given as `data:` or `file:` whose bytes are all equal is a placeholder (docs/keys.md).
+
+        A secure-boot digest computed from a public key PEM is not a key the user typed,
+        so it is not checked.
+        """
+        if "digest" in args:
+            return
+        from fusebook.keys.files import refuse_placeholder
+
+        try:
+            refuse_placeholder(data, f"the key for {where}", op.location)
+        except InputError as e:
+            raise _err(op, e.message, hint=e.hint) from None
+
+    def _claim(self, op: Operation, where: str, ask: tuple[str, bytes, bool, bool]) -> bool:
+        """Record that `op` burns key `ask` (purpose, bytes, protections) into `where`.
+
+        True if an earlier step asks for exactly the same (this one adds nothing). Any
+        difference is a conflict naming both steps: protection requests are or-ed bits, so
+        without this one step's `read_protect: false` would silently lose to another's default.
+        """
+        earlier = self.key_claims.get(where)
+        if earlier is None:
+            self.key_claims[where] = (ask, op)
+            return False
+        theirs, other = earlier
+        if theirs == ask:
+            return True
+        what = [n for n, a, b in zip(("purpose", "key", "read_protect", "write_protect"), theirs, ask,
+                                     strict=True) if a != b]
+        raise PlanError(
+            f"steps '{other.origin.step}' and '{op.origin.step}' both burn a key into {where}, "
+            f"with a different {' and '.join(what)}",
+            location=other.location,
+            related=tuple(x for x in (op.location,) if x is not None),
+            hint="keep one of them, or guard them with `when:` so only one applies",
+        )
+
+    @staticmethod
+    def _protections(kp: KeyPurpose, args: dict) -> tuple[bool, bool]:
+        """(read_protect, write_protect) a key step asks for, defaults as espefuse."""
+        return kp.read_protect and bool(args.get("read_protect", True)), bool(args.get("write_protect", True))
+
     def _purpose(self, op: Operation, name: Any):
         try:
             return self.chip.key_purpose(str(name))
@@ -313,6 +373,9 @@ class _Compiler:
             first, second = SPLIT_PURPOSES[purpose]
             if len(data) != 2 * nbytes:
                 raise _err(op, f"{purpose} takes {2 * nbytes} bytes of key, got {len(data)}")
+            half = (first, data[:nbytes], *self._protections(self._purpose(op, first), args))
+            if self.key_claims.get(blk.name, (None, op))[0] == half:
+                return  # the same key as an earlier step: its two blocks are planned already
             other = self._holding(second) or self._next_free_key_block(op, blk)
             self._one_key(op, blk, first, data[:nbytes], args)
             self._one_key(op, other, second, data[nbytes:], args)
@@ -353,13 +416,15 @@ class _Compiler:
             raise _err(op, f"{purpose} is not a purpose a key block can hold")
         pf = self.chip.field(blk.key_purpose_field or "")
         self._check_purpose_quirks(op, pf, kp.value)
+        self._refuse_placeholder(op, args, data, blk.name)
+        read_protect, write_protect = self._protections(kp, args)
+        if self._claim(op, blk.name, (kp.name, data, read_protect, write_protect)):
+            return
         secret = Secret(data)
         self.out.key_fingerprints[blk.name] = secret.fingerprint
         self.key_blocks_used.add(blk.id)
         if kp.reverse:
             data = data[::-1]
-        read_protect = kp.read_protect and bool(args.get("read_protect", True))
-        write_protect = bool(args.get("write_protect", True))
 
         current_purpose = self.raw(pf.name)
         if not self.image.block_readable(blk):
@@ -439,11 +504,13 @@ class _Compiler:
             data = data[: kp.digest_bytes]
         if len(data) != nbytes:
             raise _err(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        self._refuse_placeholder(op, args, data, target.name)
+        read_protect, write_protect = self._protections(kp, args)
+        if self._claim(op, target.name, (kp.name, data, read_protect, write_protect)):
+            return
         self.out.key_fingerprints[target.name] = Secret(data).fingerprint
         if kp.reverse:
             data = data[::-1]
-        read_protect = kp.read_protect and bool(args.get("read_protect", True))
-        write_protect = bool(args.get("write_protect", True))
         if not self.image.field_readable(target):
             rd_on = all((self.image.rd_dis >> b) & 1 for b in target.rd_dis)
             if read_protect and rd_on and (not write_protect or not self.image.field_writeable(target)):
@@ -503,12 +570,15 @@ class _Compiler:
         nbytes = self.image.data_bytes(blk)
         if len(data) != nbytes:
             raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+        self._refuse_placeholder(op, args, data, blk.name)
+        read_protect = bool(args.get("read_protect", name in ("flash_encryption", "secure_boot_v1")))
+        write_protect = bool(args.get("write_protect", True))
+        if self._claim(op, blk.name, (name, data, read_protect, write_protect)):
+            return
         secret = Secret(data)
         self.out.key_fingerprints[blk.name] = secret.fingerprint
         if name in ("flash_encryption", "secure_boot_v1"):
             data = data[::-1]
-        read_protect = bool(args.get("read_protect", name in ("flash_encryption", "secure_boot_v1")))
-        write_protect = bool(args.get("write_protect", True))
         if not self.image.block_readable(blk):
             if not write_protect or not self.image.block_writeable(blk):
                 self.out.skipped.append(blk.name)

@@ -114,6 +114,88 @@ def _check_coding(image: EfuseImage, blk: BlockDef, new: int, reqs: list[Request
                 )
 
 
+def _write_protected_bits(image: EfuseImage, blk: BlockDef) -> int:
+    """The bits of `blk` that a program command leaves alone, as the silicon does.
+
+    A burned block write-disable bit freezes the whole block; in a block without one
+    (BLOCK0), each field with its own write-disable bit is frozen on its own.
+    """
+    if not image.block_writeable(blk):
+        return (1 << (32 * blk.words)) - 1
+    wr = image.wr_dis
+    mask = 0
+    for f in image.chip.fields_in_block(blk.id):
+        if f.wr_dis is not None and (wr >> f.wr_dis) & 1:
+            mask |= f.mask
+    return mask
+
+
+def _read_protected_bits(image: EfuseImage, blk: BlockDef) -> int:
+    """The bits of `blk` that read as 0 whatever they hold (the rules of `EfuseImage.as_read`)."""
+    rd = image.rd_dis
+    if not rd:
+        return 0
+    everything = (1 << (32 * blk.words)) - 1
+    if len(blk.rd_dis) > 1:
+        width = blk.words * 32 // len(blk.rd_dis)
+        return sum(((1 << width) - 1) << (k * width) for k, b in enumerate(blk.rd_dis) if (rd >> b) & 1)
+    if blk.rd_dis and (rd >> blk.rd_dis[0]) & 1:
+        return everything
+    mask = 0
+    for f in image.chip.fields_in_block(blk.id):
+        if f.rd_dis and any((rd >> b) & 1 for b in f.rd_dis):
+            mask |= f.mask
+    return mask
+
+
+def _protection_of(chip: ChipDef, blk: BlockDef, bits: int, which: str) -> str:
+    """Which field or block, and which WR_DIS/RD_DIS bit, protects `bits` of `blk`."""
+    for f in chip.fields_in_block(blk.id):
+        if f.mask & bits:
+            protect = f.wr_dis if which == "WR_DIS" else f.rd_dis
+            if which == "WR_DIS" and blk.wr_dis is not None:
+                protect = blk.wr_dis if protect is None else protect
+            if protect not in (None, ()):
+                return f"{f.name} ({which} bit {protect if isinstance(protect, int) else '/'.join(map(str, protect))})"
+    own = blk.wr_dis if which == "WR_DIS" else "/".join(map(str, blk.rd_dis))
+    return f"{blk.name} ({which} bit {own})"
+
+
+def _check_protected(image: EfuseImage, blk: BlockDef, r: Request, new: int) -> None:
+    """Refuse bits that land in a write- or read-protected part of `blk`, whatever the step.
+
+    The silicon ignores a write-protected bit, and a read-protected one reads as 0: the
+    burn could then neither take nor be verified, and its coding (RS, 3/4) would be
+    computed over a content that is not what the chip holds.
+    """
+    chip = image.chip
+    frozen = new & _write_protected_bits(image, blk)
+    if frozen:
+        raise PlanError(
+            f"step '{r.origin.step}' asks for bits of {blk.name} that are write-protected by "
+            f"{_protection_of(chip, blk, frozen, 'WR_DIS')}; the chip would ignore them",
+            location=r.origin.location,
+            hint="write protection is permanent; this unit cannot take the change",
+        )
+    hidden = _read_protected_bits(image, blk)
+    if new & hidden:
+        raise PlanError(
+            f"step '{r.origin.step}' asks for bits of {blk.name} that are read-protected by "
+            f"{_protection_of(chip, blk, new & hidden, 'RD_DIS')}: their content cannot be compared, "
+            "so burning them may damage what is there",
+            location=r.origin.location,
+            hint="read protection is permanent; a read-protected key or data cannot be changed",
+        )
+    if hidden and image.coding(blk) != CODING_NONE:
+        raise PlanError(
+            f"part of {blk.name} is read-protected ({_protection_of(chip, blk, hidden, 'RD_DIS')}), so "
+            f"its {coding_name(image, blk.id)} coding cannot be computed: step '{r.origin.step}' "
+            "cannot add bits to it",
+            location=r.origin.location,
+            hint="a coded block is programmed whole; write everything it needs before read-protecting",
+        )
+
+
 def _rd_bits_of(chip: ChipDef, guard: str) -> tuple[int, ...]:
     if chip.has_field(guard):
         f = chip.field(guard)
@@ -150,6 +232,41 @@ def _unverifiable(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> list[
     return kept
 
 
+def _check_coding_scheme_change(
+    image: EfuseImage, by_block: dict[int, list[Request]], new_bits: dict[int, int]
+) -> None:
+    """Refuse block data planned with a coding scheme that is unknown or about to change.
+
+    On the ESP32, CODING_SCHEME (in BLOCK0, burned last) decides how BLOCK1-3 are coded:
+    data planned in the same run would be encoded for the old scheme and then read under
+    the new one. And a read-protected CODING_SCHEME reads as 0, whatever it holds.
+    """
+    chip = image.chip
+    coded = [b for b in chip.blocks if b.coding == "esp32" and new_bits.get(b.id)]
+    if not coded or not chip.has_field("CODING_SCHEME"):
+        return
+    scheme = chip.field("CODING_SCHEME")
+    data = next(r for r in by_block[coded[0].id] if r.value & new_bits[coded[0].id])
+    if not image.field_readable(scheme):
+        raise PlanError(
+            f"CODING_SCHEME is read-protected, so the coding of {coded[0].name} is unknown: "
+            f"step '{data.origin.step}' cannot be encoded for it",
+            location=data.origin.location,
+            hint="this unit's BLOCK1-3 cannot be planned safely",
+        )
+    change = next((r for r in by_block.get(scheme.block, ())
+                   if r.value & new_bits.get(scheme.block, 0) & scheme.mask), None)
+    if change is None:
+        return
+    raise PlanError(
+        f"step '{change.origin.step}' changes CODING_SCHEME and step '{data.origin.step}' writes "
+        f"{coded[0].name} in the same run: the data would be coded for the old scheme",
+        location=change.origin.location,
+        related=tuple(x for x in (data.origin.location,) if x is not None),
+        hint="burn CODING_SCHEME in a run of its own first, then plan the block data against the chip",
+    )
+
+
 def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan:
     """The plan that takes `image` to what `compiled` asks for, or a PlanError saying why not."""
     by_block: dict[int, list[Request]] = {}
@@ -183,18 +300,22 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                     location=r.origin.location,
                     hint="write protection is permanent; this unit cannot take the change",
                 )
-            if r.guard and not r.secret and not _guard_readable(image, chip, r.guard):
+            if r.guard and not _guard_readable(image, chip, r.guard):
                 raise PlanError(
                     f"{r.name} is read-protected: its content cannot be compared, so burning it "
                     "may damage what is there",
                     location=r.origin.location,
+                    hint="read protection is permanent; a read-protected key or data cannot be changed",
                 )
+            _check_protected(image, chip.blocks[block_id], r, r.value & ~current & r.mask)
             changes.append(
                 FieldChange(r.name, block_id, _describe(chip, r, current),
                             _describe(chip, r, current | r.value), r.origin, r.secret)
             )
         _check_coding(image, chip.blocks[block_id], new, reqs)
         new_bits[block_id] = new
+
+    _check_coding_scheme_change(image, by_block, new_bits)
 
     writes: list[BlockWrite] = []
     progress = list(image.blocks)

@@ -18,7 +18,7 @@ from typing import Any, Protocol, get_args, get_origin
 
 from pydantic import BaseModel
 
-from fusebook.errors import FusebookError, InputError, SourceLocation, did_you_mean
+from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
 from fusebook.recipe.models import Assertion, Recipe, StepBase
 from fusebook.recipe.sandbox import SANDBOX, CompiledString, compile_expression, compile_template
 from fusebook.recipe.sources import AssertionSource, Condition, Scope, StepSource
@@ -144,14 +144,40 @@ class _List(_Node):
         return [item(run, scope) for item in self.items]
 
 
-class _Dict(_Node):
-    __slots__ = ("pairs",)
+class RenderedMapping(dict[Any, Any]):
+    """A step's mapping as rendered, with where each key is written (`key_locations`).
 
-    def __init__(self, pairs: list[tuple[_Node, _Node]]) -> None:
+    Templated keys can render to one name; the planner uses the locations to name both
+    places when two keys turn out to mean one field.
+    """
+
+    key_locations: dict[Any, SourceLocation]
+
+
+class _Dict(_Node):
+    __slots__ = ("keys_at", "pairs")
+
+    def __init__(self, pairs: list[tuple[_Node, _Node]], keys_at: list[SourceLocation] | None = None) -> None:
         self.pairs = pairs
+        self.keys_at = keys_at
 
     def __call__(self, run: _Run, scope: _Scope) -> Any:
-        return {k(run, scope): v(run, scope) for k, v in self.pairs}
+        if self.keys_at is None:
+            return {k(run, scope): v(run, scope) for k, v in self.pairs}
+        out = RenderedMapping()
+        out.key_locations = {}
+        for (k, v), at in zip(self.pairs, self.keys_at, strict=True):
+            key, value = k(run, scope), v(run, scope)
+            if key in out and out[key] != value:
+                raise PlanError(
+                    f"two keys of one mapping render to {key!r}, with different values",
+                    location=out.key_locations[key],
+                    related=(at,),
+                    hint="keep one of them, or make the templates render to different names",
+                )
+            out[key] = value
+            out.key_locations.setdefault(key, at)
+        return out
 
 
 @dataclass(eq=False)
@@ -309,7 +335,7 @@ class _Compiler:
                 (self.typed(k, kann, [], smap, (*path, k), key=True),
                  self.typed(v, vann, [], smap, (*path, k)))
                 for k, v in value.items()
-            ])
+            ], [smap.key_location((*path, k)) for k in value])
         return self.any_value(value, smap, path)
 
     def scope(self, scope: Scope) -> _Scope:

@@ -38,15 +38,15 @@ def test_p4_before_v3_has_four_bit_purposes() -> None:
 
 def test_c2_key_goes_to_the_purposes_half_and_block_must_match() -> None:
     chip, plan = _plan("esp32c2", [{"burn_key": {
-        "purpose": "XTS_AES_128_KEY_DERIVED_FROM_128_EFUSE_BITS", "data": "11" * 16}}])
+        "purpose": "XTS_AES_128_KEY_DERIVED_FROM_128_EFUSE_BITS", "data": "1112" * 8}}])
     key0 = chip.block("BLOCK_KEY0")
     assert [w.block for w in plan.writes][0] == key0.id
-    assert plan.writes[0].expected == int.from_bytes(bytes.fromhex("11" * 16), "little")
+    assert plan.writes[0].expected == int.from_bytes(bytes.fromhex("1112" * 8)[::-1], "little")
     with pytest.raises(InputError, match="BLOCK_KEY0"):
-        _plan("esp32c2", [{"burn_key": {"block": "BLOCK2", "purpose": "USER", "data": "22" * 32}}])
+        _plan("esp32c2", [{"burn_key": {"block": "BLOCK2", "purpose": "USER", "data": "2223" * 16}}])
     with pytest.raises(InputError, match="16-byte"):
         _plan("esp32c2", [{"burn_key": {"purpose": "XTS_AES_128_KEY_DERIVED_FROM_128_EFUSE_BITS",
-                                        "data": "22" * 32}}])
+                                        "data": "2223" * 16}}])
 
 
 def test_c2_digest_keeps_the_first_16_bytes_and_defaults_its_purpose() -> None:

@@ -72,7 +72,7 @@ def test_read_protected_foreign_data_is_refused() -> None:
 def test_lock_bits_go_last_in_their_own_block0_program() -> None:
     p = plan(
         C3, BLANK,
-        {"burn_key": {"block": "BLOCK_KEY0", "purpose": "XTS_AES_128_KEY", "data": "11" * 32}},
+        {"burn_key": {"block": "BLOCK_KEY0", "purpose": "XTS_AES_128_KEY", "data": "1122" * 16}},
         {"burn_efuse": {"DIS_USB_JTAG": 1, "SPI_BOOT_CRYPT_CNT": 1}},
     )
     assert [(w.block_name, w.phase) for w in p.writes] == [
@@ -98,7 +98,7 @@ def test_unknown_field_suggests_the_nearest() -> None:
 def test_key_purpose_erratum_is_refused() -> None:
     with pytest.raises(PlanError, match="erratum"):
         plan(C3, BLANK, {"burn_key": {"block": "BLOCK_KEY5", "purpose": "XTS_AES_128_KEY",
-                                      "data": "22" * 32}})
+                                      "data": "2233" * 16}})
 
 
 def test_plan_json_never_holds_key_bytes() -> None:

@@ -100,9 +100,9 @@ def test_redacted_hides_secret_keys_but_not_digests() -> None:
 
     image = plan(
         chip, EfuseImage.blank(chip),
-        {"burn_key": {"block": "BLOCK_KEY0", "purpose": "HMAC_UP", "data": "aa" * 32,
+        {"burn_key": {"block": "BLOCK_KEY0", "purpose": "HMAC_UP", "data": "aa55" * 16,
                       "read_protect": False}},
-        {"burn_key": {"block": "BLOCK_KEY1", "purpose": "SECURE_BOOT_DIGEST0", "data": "bb" * 32}},
+        {"burn_key": {"block": "BLOCK_KEY1", "purpose": "SECURE_BOOT_DIGEST0", "data": "bb66" * 16}},
     ).after
     red = formats.redacted(image)
     assert image.blocks[4] and red.blocks[4] == 0
