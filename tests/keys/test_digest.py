@@ -286,4 +286,6 @@ def test_wrong_keys_give_an_input_error_that_quotes_no_key(name: str) -> None:
     assert word in e.value.message
     assert e.value.location == where
     assert e.value.exit_code == 2
-    assert_no_leak(e.value, secret_numbers(key), pem_body_lines(pem))
+    # raw bytes are no PEM: their 'lines' are random fragments that may match any text
+    lines = pem_body_lines(pem) if pem.startswith(b"-----") else []
+    assert_no_leak(e.value, secret_numbers(key), lines)
