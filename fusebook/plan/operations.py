@@ -376,7 +376,10 @@ class _Compiler:
             half = (first, data[:nbytes], *self._protections(self._purpose(op, first), args))
             if self.key_claims.get(blk.name, (None, op))[0] == half:
                 return  # the same key as an earlier step: its two blocks are planned already
-            other = self._holding(second) or self._next_free_key_block(op, blk)
+            kp2 = self._purpose(op, second)
+            stored = data[nbytes:][::-1] if kp2.reverse else data[nbytes:]
+            other = self._holding(second) or self._next_free_key_block(
+                op, blk, int.from_bytes(stored, "little"))
             self._one_key(op, blk, first, data[:nbytes], args)
             self._one_key(op, other, second, data[nbytes:], args)
             return
@@ -393,9 +396,16 @@ class _Compiler:
                 return b
         return None
 
-    def _next_free_key_block(self, op: Operation, blk: BlockDef) -> BlockDef:
+    def _next_free_key_block(self, op: Operation, blk: BlockDef, stored: int) -> BlockDef:
+        """The block for a two-block key's second half.
+
+        Blocks are programmed highest first, so a burn stopped after the second half's data
+        (and before BLOCK0's purposes) leaves it in a block with no purpose yet: a re-run
+        must find it there, not take the next empty block.
+        """
         keys = list(self.chip.key_blocks)
         start = keys.index(blk)
+        candidates = []
         for cand in keys[start + 1 :] + keys[:start]:
             if cand.id in self.key_blocks_used or cand.id == blk.id:
                 continue
@@ -405,9 +415,12 @@ class _Compiler:
                 and self.image.block_writeable(cand)
                 and self.raw(pf.name) == 0
                 and self.image.field_writeable(pf)
-                and self.image.blocks[cand.id] == 0
             ):
-                return cand
+                candidates.append(cand)
+        for content in (stored, 0):
+            for cand in candidates:
+                if self.image.blocks[cand.id] == content:
+                    return cand
         raise _err(op, "this key takes two free key blocks; only one is free", cls=PlanError)
 
     def _one_key(self, op: Operation, blk: BlockDef, purpose: str, data: bytes, args: dict) -> None:
