@@ -519,15 +519,16 @@ def run_server(
     efuse_file: Path | str | None = None,
     faults: FaultPlan | str | None = None,
     on_ready: Callable[[str], None] | None = None,
+    factory_mac: str | None = None,
 ) -> None:
     """Serve a virtual `chip_name` on `listen` until interrupted (Ctrl-C or SIGTERM)."""
     from fusebook.chips.loader import load_chip
-    from fusebook.virtual.chip import VirtualChip
+    from fusebook.virtual.chip import open_virtual
 
     chip = load_chip(chip_name)
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults
     host, port = parse_listen(listen)
-    bus = VirtualChip(chip, Path(efuse_file) if efuse_file else None)
+    bus = open_virtual(chip, Path(efuse_file) if efuse_file else None, factory_mac=factory_mac)
     server = VirtualRomServer(bus, chip, host, port, faults=plan)
     server.bind()
     if threading.current_thread() is threading.main_thread():
