@@ -71,6 +71,13 @@ def load_chip(name: str, revision: int | None = None) -> ChipDef:
     return _build(table_stem(key, revision))
 
 
+def _error_layout(e: dict[str, Any]) -> BlockErrorLayout:
+    fields = dict(e)
+    if fields.get("fail_mask") is not None:
+        fields["fail_mask"] = _num(fields["fail_mask"])
+    return BlockErrorLayout(**fields)
+
+
 @functools.cache
 def _build(stem: str) -> ChipDef:
     d = _raw(stem)
@@ -131,10 +138,7 @@ def _build(stem: str) -> ChipDef:
         ),
         postponed=tuple(d.get("postponed") or ()),
         block0_error_registers=tuple(d.get("block0_error_registers") or ()),
-        block_errors=tuple(
-            BlockErrorLayout(**{k: _num(v) if k == "fail_mask" else v for k, v in e.items()})
-            for e in d.get("block_errors") or ()
-        ),
+        block_errors=tuple(_error_layout(e) for e in d.get("block_errors") or ()),
         error_registers=tuple(d.get("error_registers") or ()),
         timing={
             int(freq): tuple(
