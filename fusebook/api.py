@@ -24,6 +24,7 @@ from typing import Any
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
+from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
 from fusebook.errors import (
@@ -53,6 +54,7 @@ __all__ = [
     "StopRequest",
     "apply",
     "connect",
+    "error_flags",
     "load_chip",
     "load_recipe",
     "load_snapshot",
@@ -90,7 +92,7 @@ class LoadedRecipe:
         chip = image.chip
         if chip.name not in self._extended:
             self._extended[chip.name] = extend_table(chip, *self.extension)
-        return EfuseImage(self._extended[chip.name], image.blocks, image.errors)
+        return image.with_chip(self._extended[chip.name])
 
     @property
     def name(self) -> str:
@@ -355,6 +357,7 @@ def apply(
             _record_refusal(ledger, loaded, image, index, mac, e)
         raise
     burn = result_plan.plan
+    burn = _warn_unknown_identity(burn, mac)
     if ledger is not None and result_plan.unique_values:
         conflicts = ledger.conflicts(result_plan.unique_values, mac)
         if conflicts:
@@ -396,6 +399,22 @@ def apply(
     if ledger is not None and record_id is not None:
         ledger.finish(record_id, outcome="ok", after_token=_token(after, burn), exit_code=0)
     return ApplyOutcome(burn, result, after, record_id)
+
+
+def _warn_unknown_identity(burn: BurnPlan, mac: str) -> BurnPlan:
+    """A chip whose factory MAC is all zeros (or absent) cannot be told from any other."""
+    from dataclasses import replace
+
+    from fusebook.ledger.record import unknown_mac
+    from fusebook.plan.model import PlanWarning
+
+    if not unknown_mac(mac):
+        return burn
+    note = PlanWarning(
+        f"this chip's factory MAC is {mac}: it has no identity, so the ledger cannot tell it from "
+        "other units (per-unit values and key fingerprints are not matched to it)"
+    )
+    return replace(burn, warnings=burn.warnings + (note,))
 
 
 def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
@@ -578,6 +597,12 @@ def apply_saved(
     if fresh["writes"] != body["writes"] or fresh["key_fingerprints"] != body["key_fingerprints"]:
         raise PlanError(f"{path}: re-planning gives a different plan", hint="make a new plan")
     return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger, stop=stop, on_event=on_event)
+
+
+# -- error flags ---------------------------------------------------------------------
+def error_flags(image: EfuseImage) -> tuple[BlockFlags, ...]:
+    """Every block's error flags as `image` holds them (espefuse's check-error)."""
+    return all_block_flags(image.chip, image.errors)
 
 
 # -- snapshots -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ class ConnectOptions:
     before: str = "default-reset"
     after: str = "hard-reset"
     timeout: float | None = None  # seconds per ROM command (None: the ROM's usual 3 s)
+    factory_mac: str | None = None  # a new virtual chip's factory MAC (default: see docs/link.md)
 
 
 class Session:
@@ -69,12 +70,14 @@ def open_session(opts: ConnectOptions) -> Session:
     if opts.virt:
         if not opts.chip or opts.chip == "auto":
             raise InputError("`--virt` needs `--chip CHIP`", hint="e.g. --virt --chip esp32c3")
-        from fusebook.virtual.chip import VirtualChip
+        from fusebook.virtual.chip import open_virtual
 
         chip = load_chip(opts.chip)
-        bus = VirtualChip(chip, opts.efuse_file)
+        bus = open_virtual(chip, opts.efuse_file, factory_mac=opts.factory_mac)
         source = f"virtual:{opts.efuse_file}" if opts.efuse_file else "virtual:memory"
         return Session(chip, controller_for(bus, chip), source)
+    if opts.factory_mac:
+        raise InputError("--factory-mac is for virtual chips", hint="add --virt, or drop --factory-mac")
     if not opts.port:
         raise InputError("no chip given", hint="use --port PORT, --virt --chip CHIP or --snapshot")
     from fusebook.link.rom import RomLink
@@ -107,3 +110,4 @@ def factory_mac(image: EfuseImage) -> str:
     if not chip.has_field("MAC"):
         return "unknown"
     return str(decode_value(chip, chip.field("MAC"), image.raw("MAC")))
+

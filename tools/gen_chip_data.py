@@ -180,6 +180,18 @@ INCOMPATIBLE: dict[str, list[list[str]]] = {
 REVISION_QUIRKS: dict[str, dict[str, Any]] = {
     "esp32s3": {"zero_if": {"WAFER_VERSION_MINOR_LO": 0, "BLK_VERSION_MAJOR": 1,
                                   "BLK_VERSION_MINOR": 1}},
+    # ESP32: CHIP_VER_REV1 (bit 0), CHIP_VER_REV2 (bit 1) and APB_CTL_DATE bit 31 (bit 2),
+    # mapped as esptool's get_major_chip_version does: 0 -> v0, 1 -> v1, 3 -> v2, 7 -> v3.
+    "esp32": {"registers": [{"register": "APB_CTL_DATE_ADDR", "shift": 31, "mask": "0x1", "major_shift": 2}],
+              "major_map": {0: 0, 1: 1, 3: 2, 7: 3}},
+}
+
+#: Block error layouts espefuse's tables do not spell out per block. ESP32:
+#: EFUSE_REG_DEC_STATUS bits 0..11 are the 3/4-coding warnings of the twelve 6-byte groups
+#: of BLOCK1..3 (ESP32 TRM, eFuse chapter), four per block from BLOCK1 up.
+ERROR_QUIRKS: dict[str, list[dict[str, Any]]] = {
+    "esp32": [{}] + [{"fail_register": "EFUSE_REG_DEC_STATUS", "fail_mask": _hex_mask}
+                     for _hex_mask in ("0xF", "0xF0", "0xF00")],
 }
 
 
@@ -429,6 +441,7 @@ def build(chip: str, stem: str | None = None, revision: int | None = None) -> di
     registers, constants = _registers(regs)
     blocks = _block_records(mod.EfuseDefineBlocks, chip)
     block0_err, layouts, all_err = _errors(regs, len(blocks))
+    layouts = ERROR_QUIRKS.get(chip, layouts)
     major, minor = REVISION.get(chip, DEFAULT_REVISION)
     field_recs = _field_records(efuses)
     for f in field_recs:

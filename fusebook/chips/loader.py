@@ -22,6 +22,7 @@ from fusebook.chips.models import (
     KeyPurpose,
     RegisterUpdate,
     RevisionPart,
+    RevisionRegister,
 )
 from fusebook.errors import InputError, did_you_mean
 
@@ -68,6 +69,13 @@ def load_chip(name: str, revision: int | None = None) -> ChipDef:
             hint=did_you_mean(key, list(chip_names())) or "known: " + ", ".join(chip_names()),
         )
     return _build(table_stem(key, revision))
+
+
+def _error_layout(e: dict[str, Any]) -> BlockErrorLayout:
+    fields = dict(e)
+    if fields.get("fail_mask") is not None:
+        fields["fail_mask"] = _num(fields["fail_mask"])
+    return BlockErrorLayout(**fields)
 
 
 @functools.cache
@@ -130,7 +138,7 @@ def _build(stem: str) -> ChipDef:
         ),
         postponed=tuple(d.get("postponed") or ()),
         block0_error_registers=tuple(d.get("block0_error_registers") or ()),
-        block_errors=tuple(BlockErrorLayout(**e) for e in d.get("block_errors") or ()),
+        block_errors=tuple(_error_layout(e) for e in d.get("block_errors") or ()),
         error_registers=tuple(d.get("error_registers") or ()),
         timing={
             int(freq): tuple(
@@ -146,6 +154,13 @@ def _build(stem: str) -> ChipDef:
         },
         revision_zero_if={
             str(k): int(v) for k, v in (d["revision"].get("zero_if") or {}).items()
+        },
+        revision_registers=tuple(
+            RevisionRegister(r["register"], int(r["shift"]), _num(r["mask"]), int(r["major_shift"]))
+            for r in d["revision"].get("registers") or ()
+        ),
+        revision_major_map={
+            int(k): int(v) for k, v in (d["revision"].get("major_map") or {}).items()
         },
         revisions=tuple(d["revisions"]) if d.get("revisions") else None,  # type: ignore[arg-type]
         incompatible=tuple(tuple(g) for g in d.get("incompatible") or ()),

@@ -154,8 +154,9 @@ class RegisterUpdate:
 class BlockErrorLayout:
     """Where the controller reports read errors of one block after a read command.
 
-    `fail_*` names the register and bit of the uncorrectable-error flag, `count_*` the
-    register, mask and shift of the corrected-error count; either may be absent.
+    `fail_*` names the register and bit of the uncorrectable-error flag (or, with
+    `fail_mask`, several bits: the ESP32's four 3/4-coding groups of a block), `count_*`
+    the register, mask and shift of the corrected-error count; either may be absent.
     """
 
     fail_register: str | None = None
@@ -163,6 +164,14 @@ class BlockErrorLayout:
     count_register: str | None = None
     count_mask: int | None = None
     count_shift: int | None = None
+    fail_mask: int | None = None
+
+    @property
+    def fail_bits(self) -> int:
+        """The mask of the fail flag(s) in `fail_register` (0: the block has none)."""
+        if self.fail_mask is not None:
+            return self.fail_mask
+        return 1 << self.fail_bit if self.fail_bit is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,20 @@ class RevisionPart:
 
     field: str
     shift: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRegister:
+    """A register outside the eFuse block that adds a bit to the major revision.
+
+    The ESP32 tells v3 from v2 by APB_CTL_DATE bit 31 (esptool's get_major_chip_version):
+    `(read(register) >> shift) & mask` lands at bit `major_shift` of the raw major value.
+    """
+
+    register: str
+    shift: int
+    mask: int
+    major_shift: int
 
 
 @dataclass(frozen=True)
@@ -199,6 +222,10 @@ class ChipDef:
     forbidden_purposes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values.
     revision_zero_if: Mapping[str, int] = field(default_factory=dict)
+    #: Registers outside the eFuse block read with the eFuses for the revision (ESP32 v3).
+    revision_registers: tuple[RevisionRegister, ...] = ()
+    #: Raw major value -> major revision, where the bits are not the number (ESP32).
+    revision_major_map: Mapping[int, int] = field(default_factory=dict)
     #: Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG
     #: and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns.
     incompatible: tuple[tuple[str, ...], ...] = ()
@@ -275,19 +302,25 @@ class ChipDef:
     def register(self, name: str) -> int:
         return self.registers[name]
 
-    def revision_of(self, raw: Callable[[str], int]) -> tuple[int, int]:
+    def revision_of(
+        self, raw: Callable[[str], int], registers: Mapping[str, int] | None = None
+    ) -> tuple[int, int]:
         """(major, minor) chip revision from the raw values of the revision fields.
 
-        `raw(name)` gives a field's raw value. The ESP32's major revision also needs a
-        register outside the eFuse block; this returns its eFuse part (0, 1 or 2).
+        `raw(name)` gives a field's raw value; `registers` the values of the chip's
+        `revision_registers` as read (absent: taken as 0, so an ESP32 image without
+        APB_CTL_DATE reads as at most v2, its eFuse part).
         """
 
         def parts(ps: tuple[RevisionPart, ...]) -> int:
             return sum(raw(p.field) << p.shift for p in ps if self.has_field(p.field))
 
         major, minor = parts(self.revision_major), parts(self.revision_minor)
-        if self.family == "esp32":
-            major = {0: 0, 1: 1, 3: 2}.get(major, 0)
+        regs = registers or {}
+        for r in self.revision_registers:
+            major |= ((regs.get(r.register, 0) >> r.shift) & r.mask) << r.major_shift
+        if self.revision_major_map:
+            major = self.revision_major_map.get(major, 0)
         if self.revision_zero_if and all(
             self.has_field(n) and raw(n) == v for n, v in self.revision_zero_if.items()
         ):

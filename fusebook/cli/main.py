@@ -40,6 +40,7 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
     g.add_argument("--virt", action="store_true", help="use fusebook's virtual chip (needs --chip)")
     g.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
     g.add_argument("--efuse-file", type=Path, help="virtual chip state (espefuse's --path-efuse-file layout)")
+    g.add_argument("--factory-mac", help="a new virtual chip's factory MAC (default: derived from --efuse-file)")
     g.add_argument("--baud", "-b", type=int, default=115200)
     g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("names", nargs="*", help="only these fields (default: all)")
     _connection_options(s, snapshot=True)
 
+    s = sub.add_parser("check-error", parents=[common],
+                       help="the chip's block error flags, like espefuse check-error (exit 5 if any)")
+    _connection_options(s, snapshot=True)
+
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
     s.add_argument("chip")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
@@ -119,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chip", "-c", required=True)
     s.add_argument("--listen", default="127.0.0.1:5555")
     s.add_argument("--efuse-file", type=Path)
+    s.add_argument("--factory-mac", help="the new virtual chip's factory MAC (default: see docs/link.md)")
     s.add_argument("--fault", help="inject faults: drop=N,..; corrupt=N,..; late=N; stall=N; "
                    "disconnect=N; fail-programs=N (request numbers)")
     s.add_argument("--latency", type=float, default=0.0, metavar="MS",
@@ -158,6 +164,7 @@ def _connect(args: argparse.Namespace) -> api.Session:
         api.ConnectOptions(
             port=args.port, virt=args.virt, chip=args.chip, efuse_file=args.efuse_file,
             baud=args.baud, before=args.before, after=args.after,
+            factory_mac=getattr(args, "factory_mac", None),
         )
     )
 
@@ -207,9 +214,7 @@ def cmd_fields(args: argparse.Namespace, out: Out) -> int:
 def cmd_summary(args: argparse.Namespace, out: Out) -> int:
     image, source = _image_from(args)
     if getattr(args, "extend_efuse_table", None):
-        from fusebook.efuse.image import EfuseImage
-
-        image = EfuseImage(_extended(image.chip, args), image.blocks, image.errors)
+        image = image.with_chip(_extended(image.chip, args))
     only = [image.chip.field(n).name for n in args.names]  # unknown names: exit 2, did-you-mean
     rows = [r for r in render.summary_rows(image) if not only or r["name"] in only]
     out.emit(
@@ -217,6 +222,37 @@ def cmd_summary(args: argparse.Namespace, out: Out) -> int:
         lambda: render.summary_text(image, source, only),
     )
     return EXIT_OK
+
+
+#: `check-error` exit code when a block's error flags are set: a burn failed (SPEC §3).
+EXIT_ERROR_FLAGS = 5
+
+
+def cmd_check_error(args: argparse.Namespace, out: Out) -> int:
+    image, source = _image_from(args)
+    flags = api.error_flags(image)
+    bad = [f for f in flags if not f.ok]
+    data = {
+        "chip": image.chip.name,
+        "source": source,
+        "ok": not bad,
+        "errors": {k: f"0x{v:08x}" for k, v in sorted(image.errors.items())},
+        "blocks": [
+            {"block": f.block, "name": f.name, "fail": f.fail, "errors": f.errors, "flags": list(f.flags)}
+            for f in flags
+        ],
+    }
+
+    def text() -> str:
+        lines = [f"{image.chip.description} ({source}): error flags per block"]
+        lines += [f"  {f.describe()}" for f in flags]
+        lines.append("no error flags set" if not bad else
+                     f"error flags set in {', '.join(f.name for f in bad)}: "
+                     "an earlier program failed; do not burn these blocks further")
+        return "\n".join(lines)
+
+    out.emit(data, text)
+    return EXIT_OK if not bad else EXIT_ERROR_FLAGS
 
 
 def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
@@ -494,7 +530,7 @@ def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     if args.latency < 0:
         raise UsageError("--latency must be 0 or more milliseconds")
     run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file, faults=args.fault,
-               latency_ms=args.latency)
+               latency_ms=args.latency, factory_mac=args.factory_mac)
     return EXIT_OK
 
 
@@ -507,6 +543,7 @@ def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "fields": cmd_fields,
     "summary": cmd_summary,
+    "check-error": cmd_check_error,
     "snapshot": cmd_snapshot,
     "schema": cmd_schema,
     "validate": cmd_validate,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.drivers.bus import MaskedWrite, RegisterBus, write_many
+from fusebook.efuse.flags import block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import BurnError, LinkError
 
@@ -54,35 +55,30 @@ class Controller:
         regs = self.chip.registers
         return {name: self.bus.read(regs[name]) for name in self.chip.error_registers}
 
+    def read_identity(self) -> dict[str, int]:
+        """The registers outside the eFuse block the revision needs (ESP32: APB_CTL_DATE)."""
+        regs = self.chip.registers
+        return {r.register: self.bus.read(regs[r.register]) for r in self.chip.revision_registers}
+
     def read_image(self) -> EfuseImage:
-        """Every block and the error registers: the complete pre-burn read."""
+        """Every block, the error registers and the identity registers: the pre-burn read."""
         words = [self.read_block_words(b) for b in self.chip.blocks]
-        return EfuseImage.from_words(self.chip, words, self.read_errors())
+        return EfuseImage.from_words(self.chip, words, self.read_errors(), self.read_identity())
 
     def block_status(self, block_id: int, errors: dict[str, int] | None = None) -> BlockStatus:
-        """The fail flag and error count of `block_id` from the error registers."""
-        regs = self.chip.registers
-        read = (lambda name: errors[name]) if errors is not None else (
-            lambda name: self.bus.read(regs[name])
-        )
-        if self.chip.family == "esp32":
-            if block_id == 0:
-                return BlockStatus(False, 0)
-            status = read("EFUSE_REG_DEC_STATUS") & self.chip.constants.get(
-                "EFUSE_REG_DEC_STATUS_MASK", 0xFFF
-            )
-            return BlockStatus(status != 0, 0)
-        if block_id == 0:
-            bits = sum(bin(read(n)).count("1") for n in self.chip.block0_error_registers)
-            return BlockStatus(bits != 0, bits)
-        layout = self.chip.block_errors[block_id]
-        fail = False
-        count = 0
-        if layout.fail_register is not None and layout.fail_bit is not None:
-            fail = bool((read(layout.fail_register) >> layout.fail_bit) & 1)
-        if layout.count_register is not None and layout.count_mask is not None:
-            count = (read(layout.count_register) >> (layout.count_shift or 0)) & layout.count_mask
-        return BlockStatus(fail, count)
+        """The fail flag and error count of `block_id` from the error registers.
+
+        Only the registers that hold this block's flags are read (chip data says which).
+        """
+        if errors is None:
+            regs = self.chip.registers
+            names = set(self.chip.block0_error_registers) if block_id == 0 else set()
+            if block_id and block_id < len(self.chip.block_errors):
+                layout = self.chip.block_errors[block_id]
+                names |= {n for n in (layout.fail_register, layout.count_register) if n}
+            errors = {name: self.bus.read(regs[name]) for name in sorted(names)}
+        flags = block_flags(self.chip, errors, block_id)
+        return BlockStatus(flags.fail, flags.errors)
 
     # -- helpers -------------------------------------------------------------------
     def set_timing(self) -> None:

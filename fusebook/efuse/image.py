@@ -21,11 +21,16 @@ CODING_RS = "rs"
 
 @dataclass(frozen=True)
 class EfuseImage:
-    """A snapshot of every block of one chip (read values; read-protected data reads 0)."""
+    """A snapshot of every block of one chip (read values; read-protected data reads 0).
+
+    `errors` holds the error registers as read with the blocks; `identity` the registers
+    outside the eFuse block the revision needs (the ESP32's APB_CTL_DATE).
+    """
 
     chip: ChipDef
     blocks: tuple[int, ...]
     errors: Mapping[str, int] = field(default_factory=dict)
+    identity: Mapping[str, int] = field(default_factory=dict)
 
     # -- construction --------------------------------------------------------------
     @classmethod
@@ -34,7 +39,11 @@ class EfuseImage:
 
     @classmethod
     def from_words(
-        cls, chip: ChipDef, words: Iterable[Iterable[int]], errors: Mapping[str, int] | None = None
+        cls,
+        chip: ChipDef,
+        words: Iterable[Iterable[int]],
+        errors: Mapping[str, int] | None = None,
+        identity: Mapping[str, int] | None = None,
     ) -> EfuseImage:
         blocks = []
         for ws in words:
@@ -44,14 +53,18 @@ class EfuseImage:
             blocks.append(v)
         if len(blocks) != len(chip.blocks):
             raise ValueError(f"{chip.name} has {len(chip.blocks)} blocks, got {len(blocks)}")
-        return cls(chip, tuple(blocks), dict(errors or {}))
+        return cls(chip, tuple(blocks), dict(errors or {}), dict(identity or {}))
 
     def words(self, block: int) -> tuple[int, ...]:
         v = self.blocks[block]
         return tuple((v >> (32 * i)) & 0xFFFFFFFF for i in range(self.chip.blocks[block].words))
 
     def with_blocks(self, blocks: tuple[int, ...]) -> EfuseImage:
-        return EfuseImage(self.chip, blocks, self.errors)
+        return EfuseImage(self.chip, blocks, self.errors, self.identity)
+
+    def with_chip(self, chip: ChipDef) -> EfuseImage:
+        """The same content over another table of the chip (a custom eFuse table)."""
+        return EfuseImage(chip, self.blocks, self.errors, self.identity)
 
     # -- fields --------------------------------------------------------------------
     def raw(self, f: FieldDef | str) -> int:
@@ -136,7 +149,7 @@ class EfuseImage:
     # -- identity ------------------------------------------------------------------
     @functools.cached_property
     def _revision(self) -> tuple[int, int]:
-        return self.chip.revision_of(self.raw)
+        return self.chip.revision_of(self.raw, self.identity)
 
     @property
     def revision(self) -> int:
@@ -146,7 +159,7 @@ class EfuseImage:
 
     @property
     def revision_major(self) -> int:
-        """ESP32: v0..v2 only; telling v3 from v2 takes a register outside the eFuses."""
+        """ESP32: v3 only with APB_CTL_DATE in `identity` (read from the chip), else v0..v2."""
         return self._revision[0]
 
     @property

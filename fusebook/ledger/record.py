@@ -46,6 +46,15 @@ def normalise_mac(mac: str) -> str:
     return mac.strip().lower()
 
 
+def unknown_mac(mac: str) -> bool:
+    """True for a MAC that identifies no chip: none, 'unknown', or all zeros (a blank chip).
+
+    Such a chip might be any chip, so it is never "the same unit" as a recorded one.
+    """
+    m = normalise_mac(mac)
+    return m in ("", "unknown") or not m.replace(":", "").replace("-", "").strip("0")
+
+
 def normalise_value(value: str) -> str:
     """Per-unit values compare trimmed and case-insensitively (MACs, hex IDs)."""
     return value.strip().lower()

@@ -292,7 +292,7 @@ class Ledger:
 
     # -- reading ---------------------------------------------------------------------
     def _conflicts(self, db: sqlite3.Connection, unique: Mapping[str, str], mac: str) -> builtins.list[Conflict]:
-        anonymous = mac in ("", "unknown")  # a chip we cannot identify might be any chip
+        anonymous = rec.unknown_mac(mac)  # a chip we cannot identify might be any chip
         claiming = ", ".join(f"'{o}'" for o in rec.CLAIMING_OUTCOMES)
         out: builtins.list[Conflict] = []
         for field, value in unique.items():
@@ -330,6 +330,8 @@ class Ledger:
     def key_fingerprint(self, factory_mac: str, block: str) -> str | None:
         """The fingerprint of the key last burned and verified (outcome ok) into `block` of this chip."""
         mac = rec.normalise_mac(factory_mac)
+        if rec.unknown_mac(mac):
+            return None  # a chip without identity has no history to confirm against
         wanted = block.strip().upper()
         try:
             rows = self._db.execute(

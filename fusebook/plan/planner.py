@@ -15,6 +15,7 @@ from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse import codecs, coding
 from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_RS, EfuseImage
 from fusebook.errors import PlanError
+from fusebook.plan.block_errors import refuse_damaged_blocks
 from fusebook.plan.model import BlockWrite, BurnPlan, FieldChange, PlanWarning
 from fusebook.plan.operations import Compiled, Request
 from fusebook.secret import Secret
@@ -269,6 +270,7 @@ def _check_coding_scheme_change(
 
 def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan:
     """The plan that takes `image` to what `compiled` asks for, or a PlanError saying why not."""
+    refuse_damaged_blocks(chip, image, compiled.requests)
     by_block: dict[int, list[Request]] = {}
     for r in _unverifiable(chip, image, compiled) if image.rd_dis else compiled.requests:
         by_block.setdefault(r.block, []).append(r)

@@ -127,6 +127,7 @@ def to_json(image: EfuseImage, source: str) -> dict[str, Any]:
         "source": source,
         "blocks": {b.name: [f"0x{w:08x}" for w in image.words(b.id)] for b in chip.blocks},
         "errors": {k: f"0x{v:08x}" for k, v in image.errors.items()},
+        "identity": {k: f"0x{v:08x}" for k, v in image.identity.items()},
         "digest": image.digest(),
         "token": to_token(image),
     }
@@ -141,9 +142,10 @@ def from_json(data: dict[str, Any], where: str) -> EfuseImage:
     try:
         words = [[int(w, 16) for w in data["blocks"][b.name]] for b in chip.blocks]
         errors = {k: int(v, 16) for k, v in (data.get("errors") or {}).items()}
-    except (KeyError, ValueError, TypeError) as e:
+        identity = {k: int(v, 16) for k, v in (data.get("identity") or {}).items()}
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise InputError(f"{where}: malformed snapshot ({e})") from None
-    return EfuseImage.from_words(chip, words, errors)
+    return EfuseImage.from_words(chip, words, errors, identity)
 
 
 # -- one entry point -----------------------------------------------------------------

@@ -523,19 +523,20 @@ def run_server(
     faults: FaultPlan | str | None = None,
     on_ready: Callable[[str], None] | None = None,
     latency_ms: float = 0.0,
+    factory_mac: str | None = None,
 ) -> None:
     """Serve a virtual `chip_name` on `listen` until interrupted (Ctrl-C or SIGTERM)."""
     from dataclasses import replace
 
     from fusebook.chips.loader import load_chip
-    from fusebook.virtual.chip import VirtualChip
+    from fusebook.virtual.chip import open_virtual
 
     chip = load_chip(chip_name)
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults
     if latency_ms:
         plan = replace(plan or FaultPlan(), latency_s=latency_ms / 1000)
     host, port = parse_listen(listen)
-    bus = VirtualChip(chip, Path(efuse_file) if efuse_file else None)
+    bus = open_virtual(chip, Path(efuse_file) if efuse_file else None, factory_mac=factory_mac)
     server = VirtualRomServer(bus, chip, host, port, faults=plan)
     server.bind()
     if threading.current_thread() is threading.main_thread():

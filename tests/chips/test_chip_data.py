@@ -97,8 +97,11 @@ def test_block_error_layout_is_espefuses(chip: str) -> None:
             freg, bit = regs.BLOCK_FAIL_BIT[blk.id]
             nreg, mask, shift = regs.BLOCK_NUM_ERRORS[blk.id]
             want = (freg if bit is not None else None, bit, nreg, mask, shift)
-        else:  # ESP32: one decode status register for everything
-            assert layout.fail_register is None and layout.count_register is None
+        else:  # ESP32: espefuse reads one decode status register for every block; we split
+            # its 12 bits into each block's four 3/4-coding groups, within espefuse's mask
+            assert layout.fail_register == "EFUSE_REG_DEC_STATUS" and layout.count_register is None
+            assert layout.fail_bits == 0xF << 4 * (blk.id - 1)
+            assert layout.fail_bits & ~regs.EFUSE_REG_DEC_STATUS_MASK == 0
             continue
         got = (
             c.registers[layout.fail_register] if layout.fail_register else None, layout.fail_bit,

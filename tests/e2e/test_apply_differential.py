@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 
 from ..differential.cases import CASES, Case
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_burn
-from .conftest import fusebook
+from .conftest import fusebook, same_start
 
 
 def write_recipe(path: Path, case: Case) -> Path:
@@ -24,6 +24,7 @@ def write_recipe(path: Path, case: Case) -> Path:
 def test_cli_apply_matches_espefuse(case: Case, tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path / "recipe.yaml", case)
     ours, theirs = tmp_path / "ours.efuse", tmp_path / "theirs.efuse"
+    same_start(case.chip, ours, theirs)
     r = fusebook("apply", recipe, "--virt", "--chip", case.chip, "--efuse-file", ours, "--yes",
                  "--no-ledger")
     assert r.code == 0, r.err

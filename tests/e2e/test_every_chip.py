@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fusebook.chips.loader import chip_names
 
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_burn
-from .conftest import fusebook
+from .conftest import fusebook, same_start
 
 
 @pytest.mark.parametrize("chip", chip_names())
@@ -62,6 +62,7 @@ def test_custom_table_fields_burn_by_name_like_espefuse(tmp_path: Path, via: str
     )
     extra = [] if via == "recipe-key" else ["--extend-efuse-table", table]
     ours, theirs = tmp_path / "ours.efuse", tmp_path / "theirs.efuse"
+    same_start("esp32c3", ours, theirs)
     r = fusebook("apply", recipe, "--virt", "--chip", "esp32c3", "--efuse-file", ours, "--yes",
                  "--no-ledger", *extra)
     assert r.code == 0, r.err
@@ -98,6 +99,7 @@ def test_secure_boot_digest_through_a_recipe_matches_espefuse(tmp_path: Path) ->
         "  - burn_key_digest: {block: BLOCK_KEY2, purpose: SECURE_BOOT_DIGEST0, file: sb.pem}\n"
     )
     ours, theirs = tmp_path / "ours.efuse", tmp_path / "theirs.efuse"
+    same_start("esp32c6", ours, theirs)
     r = fusebook("apply", recipe, "--virt", "--chip", "esp32c6", "--efuse-file", ours, "--yes", "--no-ledger")
     assert r.code == 0, r.err
     espefuse_burn("esp32c6", theirs, lambda e: e.burn_key_digest(["BLOCK_KEY2"], [open(pem, "rb")],
