@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from fusebook import api
+from fusebook.chips.loader import load_chip
 from fusebook.ledger import Ledger
 from fusebook.plan.model import BurnPlan
-from fusebook.virtual.chip import VirtualChip
+from fusebook.virtual.chip import VirtualChip, open_virtual
 from fusebook.virtual.server import VirtualRomServer
 
 from .conftest import ROOT, fusebook
@@ -49,9 +50,12 @@ steps:
 def unit(tmp_path: Path) -> Iterator[tuple[Path, Path, Path, BurnPlan]]:
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE)
-    plan = api.plan(api.load_recipe(recipe), api.load_snapshot("blank", CHIP)).plan
+    efuse = tmp_path / "chip.efuse"
+    # the unit as it leaves the factory: blank but for its factory MAC
+    open_virtual(load_chip(CHIP), efuse, factory_mac="7c:df:a1:00:51:61")
+    plan = api.plan(api.load_recipe(recipe), api.load_snapshot(str(efuse), CHIP)).plan
     assert len(plan.writes) == 5 and [w.phase for w in plan.writes][-1] == "lock"
-    yield recipe, tmp_path / "chip.efuse", tmp_path / "ledger.sqlite", plan
+    yield recipe, efuse, tmp_path / "ledger.sqlite", plan
 
 
 def _env() -> dict[str, str]:
@@ -302,13 +306,14 @@ def test_typing_burn_at_the_prompt_burns(unit: tuple[Path, Path, Path, BurnPlan]
 def test_anything_but_burn_at_the_prompt_burns_nothing(unit: tuple[Path, Path, Path, BurnPlan],
                                                        answer: bytes) -> None:
     recipe, efuse, ledger, plan = unit
+    before = efuse.read_bytes()
     p = Prompted(["apply", str(recipe), *_conn("virt", efuse, None), "--ledger", str(ledger)])
     p.wait_for_prompt()
     p.type(answer)
     code, _, err = p.finish()
     assert code == 130, err
     assert "Traceback" not in err
-    assert _whole_writes(plan, efuse) == 0 and not efuse.exists()
+    assert _whole_writes(plan, efuse) == 0 and efuse.read_bytes() == before
     assert _last_record(ledger) is None  # nothing begun: nothing was about to be sent
 
 
