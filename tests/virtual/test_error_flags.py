@@ -73,7 +73,7 @@ def test_esp32_34_coding_failure_flags_only_that_blocks_groups(tmp_path: Path) -
         plan(ESP32, image, {"burn_block_data": {"block": "BLOCK3", "data": "22" * 6}})
     with pytest.raises(PlanError, match="read-protects BLOCK3"):
         plan(ESP32, image, {"read_protect_efuse": ["BLOCK3"]})
-    assert plan(ESP32, image, {"burn_key": {"block": "flash_encryption", "data": "33" * 24}}).writes
+    assert plan(ESP32, image, {"burn_key": {"block": "flash_encryption", "data": bytes(range(1, 25)).hex()}}).writes
 
 
 def test_esp32_none_coding_failure_leaves_no_flag_and_can_be_burned_again() -> None:
