@@ -26,6 +26,7 @@ from fusebook.commit import ApplyResult, commit
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
 from fusebook.files import read_bounded, read_text_bounded
+from fusebook.numbers import parse_int
 from fusebook.errors import (
     Aborted,
     BurnError,
@@ -581,9 +582,9 @@ def indices(spec: str) -> list[int]:
         try:
             if "-" in part[1:]:
                 lo_s, hi_s = part.split("-", 1) if not part.startswith("-") else (part, part)
-                lo, hi = int(lo_s), int(hi_s)
+                lo, hi = parse_int(lo_s, 10), parse_int(hi_s, 10)
             else:
-                lo = hi = int(part)
+                lo = hi = parse_int(part, 10)
         except ValueError:
             raise InputError(f"--indices: {part!r} is not N or N-M") from None
         if hi < lo:

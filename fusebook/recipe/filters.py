@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from fusebook.errors import InputError
+from fusebook.numbers import parse_int
 from fusebook.recipe.secret_value import SecretValue
 from fusebook.secret import Secret
 
@@ -27,7 +28,7 @@ def _int_arg(value: Any, what: str) -> int:
         return value
     if isinstance(value, str):
         try:
-            return int(value.strip(), 0)
+            return parse_int(value.strip(), 0)
         except ValueError:
             pass
     raise InputError(f"{what} must be a whole number")

@@ -177,6 +177,9 @@ def _guarded(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
                 _fits(arg, name)
         if name == "format" and isinstance(value, str):
             _check_printf(value)
+        if name in ("int", "float") and isinstance(value, str) and not value.isascii():
+            raise InputError(f"{name}: {value[:40]!r} is not written in ASCII digits",
+                             hint="numbers are written with the digits 0-9")
         if name == "replace" and isinstance(value, str) and len(rest) >= 2:
             old, new = str(rest[0]), str(rest[1])
             hits = value.count(old) if old else len(value) + 1
@@ -411,20 +414,27 @@ class CompiledString:
             raise self._located(e) from None
         except UndefinedError as e:
             error = self._error(str(e))
-            if names.get("index") is None and any(
-                    isinstance(n, nodes.Name) and n.name == "index"
-                    for n in (self.tree, *self.tree.find_all(nodes.Name))):
+            if self._needs_index(names):
                 error.hint = "this template uses `index`: give the unit's --index N"
             raise error from None
         except SecurityError as e:
             raise self._error(f"not allowed in recipes: {e}") from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError,
                 AttributeError) as e:
+            if self._needs_index(names):
+                raise InputError(f"this recipe uses `index` in `{self._short()}`, and no index was given",
+                                 location=self.origin, hint="pass the unit's --index N") from None
             raise self._error(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
         except RecursionError:
             raise self._error("the template recurses too deeply") from None
         finally:
             _budget.reset(token)
+
+    def _needs_index(self, names: dict[str, Any]) -> bool:
+        """Whether a failure may come from `index` being none: it is used and was not given."""
+        return names.get("index") is None and any(
+            isinstance(n, nodes.Name) and n.name == "index"
+            for n in (self.tree, *self.tree.find_all(nodes.Name)))
 
     def _short(self) -> str:
         text = " ".join(self.source.split())
