@@ -321,7 +321,7 @@ class RecipeSandbox(ImmutableSandboxedEnvironment):
             if isinstance(left, (str, bytes, list, tuple)) and isinstance(right, (str, bytes, list, tuple)):
                 limit = ITEMS_LIMIT if isinstance(left, (list, tuple)) else OUTPUT_LIMIT
                 if len(left) + len(right) > limit:
-                    raise InputError(f"adding those would exceed {limit} characters or items")
+                    raise InputError(f"`+` would make a value longer than {limit} characters or items")
         elif operator == "%" and isinstance(left, str):
             _check_printf(left)
             _fits(right, "%")
