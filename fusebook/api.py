@@ -25,8 +25,6 @@ from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, commit
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
-from fusebook.files import read_bounded, read_text_bounded
-from fusebook.numbers import parse_int
 from fusebook.errors import (
     Aborted,
     BurnError,
@@ -36,6 +34,8 @@ from fusebook.errors import (
     PlanError,
     SourceLocation,
 )
+from fusebook.files import read_bounded, read_text_bounded
+from fusebook.numbers import parse_int
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Operation, compile_operations
 from fusebook.plan.planner import build_plan

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
 
 from fusebook.errors import InputError, SourceLocation
 
@@ -100,10 +99,3 @@ def read_text_bounded(path: str | os.PathLike[str], what: str, *, limit: int = D
         raise InputError(f"{what} {name} is not UTF-8 text (byte {e.start})",
                          location=location or SourceLocation(name)) from None
 
-
-def is_regular(path: Path) -> bool:
-    """Whether `path` names a regular file (following links), without opening it."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False

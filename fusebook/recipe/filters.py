@@ -8,6 +8,7 @@ and their errors never quote the value they were given.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fusebook.errors import InputError
@@ -134,7 +135,7 @@ def mac_add(value: Any, n: Any = 1) -> str:
     return _mac_text(result)
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "hex": hex_filter,
     "unhex": unhex,
     "to_bytes": to_bytes,

@@ -22,15 +22,17 @@ from fusebook.recipe.types import is_template
 from fusebook.recipe.validation import validate_document
 from fusebook.recipe.yamlfile import Path, SourceMap, parse_yaml
 
-#: Largest recipe or fragment file read, in bytes.
-MAX_FILE_BYTES = 1 << 20
+#: Largest recipe or fragment file read, and most bytes of the recipe and all its
+#: fragments together (YAML with positions parses at roughly 100 KiB a second).
+MAX_FILE_BYTES = 256 << 10
+MAX_TOTAL_BYTES = 512 << 10
 #: Deepest include nesting, and most steps after all includes are resolved.
 MAX_INCLUDE_DEPTH = 16
 MAX_STEPS = 10_000
 #: Most include steps resolved in one recipe (each counts, also the same file again),
 #: and most YAML nodes (aliases expanded) of the recipe and all its fragments together.
 MAX_INCLUDES = 256
-MAX_TOTAL_NODES = 500_000
+MAX_TOTAL_NODES = 200_000
 
 
 def read_text(path: FsPath, display: str, location: SourceLocation | None = None) -> str:
@@ -52,6 +54,16 @@ class _Loader:
     fragment_vars: set[str] = field(default_factory=set)
     includes: int = 0
     nodes: int = 0
+    size: int = 0
+
+    def read(self, path: FsPath, display: str, at: SourceLocation | None) -> str:
+        """A recipe file's text, charged to the recipe's total size."""
+        text = read_text(path, display, at)
+        self.size += len(text.encode())
+        if self.size > MAX_TOTAL_BYTES:
+            raise InputError(f"the recipe and its includes are larger than {MAX_TOTAL_BYTES} bytes together",
+                             location=at, hint="include fragments fewer times, or make them smaller")
+        return text
 
     def count(self, smap: SourceMap, at: SourceLocation) -> None:
         """Charge a parsed file's nodes to the recipe's total (InputError past the limit)."""
@@ -124,7 +136,7 @@ class _Loader:
             raise InputError(f"the recipe resolves more than {MAX_INCLUDES} includes", location=at,
                              hint="each include step counts, also of a file included before")
         display = self.display(target)
-        data, fsmap = parse_yaml(read_text(target, display, file_at), display)
+        data, fsmap = parse_yaml(self.read(target, display, file_at), display)
         self.count(fsmap, at)
         fragment = validate_document(IncludedFile, data, fsmap)
         self.files.append(display)
@@ -152,11 +164,12 @@ def load_recipe(path: str | FsPath) -> Recipe:
     """The recipe at `path`, validated, with includes resolved and sources attached."""
     given = FsPath(path)
     display = str(path)
-    data, smap = parse_yaml(read_text(given, display), display)
+    text = read_text(given, display)
+    data, smap = parse_yaml(text, display)
     recipe = validate_document(Recipe, data, smap)
     root = given.parent.resolve()
     scope = Scope(file=display, defaults=dict(recipe.vars), defaults_at=(smap, ("vars",)))
-    loader = _Loader(root=root, display_dir=given.parent, files=[display])
+    loader = _Loader(root=root, display_dir=given.parent, files=[display], size=len(text.encode()))
     loader.count(smap, SourceLocation(display))
     for which in ("require", "ensure"):
         for j, a in enumerate(getattr(recipe, which)):
