@@ -37,6 +37,8 @@ from fusebook.errors import (
     SourceLocation,
     Stopped,
 )
+from fusebook.files import read_bounded, read_text_bounded
+from fusebook.numbers import parse_int
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
@@ -69,6 +71,13 @@ def connect(opts: ConnectOptions) -> Session:
 
 
 # -- recipes -------------------------------------------------------------------------
+#: Largest `file:` of a step (a key, a PEM, block data) and custom eFuse table read.
+STEP_FILE_LIMIT = 1 << 20
+TABLE_FILE_LIMIT = 1 << 20
+#: Largest saved plan read.
+PLAN_FILE_LIMIT = 16 << 20
+
+
 @dataclass
 class LoadedRecipe:
     """A recipe loaded, compiled and with its inputs read: ready to plan many indices."""
@@ -105,22 +114,20 @@ class LoadedRecipe:
     def read_file(self, name: str, location: SourceLocation | None) -> bytes:
         """A step's `file:` relative to the recipe, read once per process."""
         base = Path(location.file).parent if location and location.file else self.path.parent
-        path = (base / name).resolve()
+        try:
+            path = (base / name).resolve()
+        except (OSError, RuntimeError, ValueError):
+            raise InputError(f"file {name!r} cannot be resolved", location=location) from None
         if path not in self._file_cache:
-            try:
-                self._file_cache[path] = path.read_bytes()
-            except OSError as e:
-                raise InputError(f"cannot read {name}: {e.strerror}", location=location) from None
+            self._file_cache[path] = read_bounded(path, "file", limit=STEP_FILE_LIMIT, location=location,
+                                                  display=name)
         return self._file_cache[path]
 
 
 def read_extension(path: str | Path) -> tuple[str, str]:
     """A custom eFuse table file's text and name, for `extend_table`."""
     p = Path(path)
-    try:
-        return p.read_text(), str(p)
-    except OSError as e:
-        raise InputError(f"cannot read custom eFuse table {p}: {e.strerror}") from None
+    return read_text_bounded(p, "custom eFuse table", limit=TABLE_FILE_LIMIT), str(p)
 
 
 def extend_table(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
@@ -147,6 +154,7 @@ def load_recipe(
 
     p = Path(path)
     recipe = loader.load_recipe(p)
+    recipe_bytes = read_bounded(p, "recipe file", limit=loader.MAX_FILE_BYTES)
     compiled = render.compile_recipe(recipe)
     inputs, digests = inputs_mod.load_inputs(recipe, p, dict(input_overrides or {}))
     vars_ = inputs_mod.merge_vars(recipe, dict(set_vars or {}))
@@ -162,7 +170,7 @@ def load_recipe(
         compiled=compiled,
         inputs=inputs,
         vars=vars_,
-        sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
+        sha256=hashlib.sha256(recipe_bytes).hexdigest(),
         input_digests=digests,
         chips=tuple(load_chip(c).name for c in chips),
         extension=extension,
@@ -516,20 +524,71 @@ def saved_plan(loaded: LoadedRecipe, result: PlanResult, source: str,
     return body
 
 
+#: The parts of a saved plan a reviewer saw, and which `apply PLAN` re-plans and compares.
+_REVIEWED = ("changes", "writes", "warnings", "skipped", "key_fingerprints")
+
+_PLAN_TYPES: dict[str, tuple[type, ...]] = {
+    "chip": (str,), "revision": (int,), "snapshot_digest": (str,), "digest": (str,),
+    "before_token": (str,), "changes": (list,), "writes": (list,), "warnings": (list,),
+    "skipped": (list,), "key_fingerprints": (dict,), "recipe": (dict,),
+}
+_RECIPE_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "path": (str,), "sha256": (str,), "index": (int, type(None)),
+    "inputs": (dict,), "input_overrides": (dict,), "set": (dict,),
+}
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _check_plan_shape(body: Any, where: str) -> dict[str, Any]:
+    """The saved plan's structure, checked before anything is used (InputError naming the key)."""
+    hint = "save a plan with `fusebook plan ... -o PLAN.json` and do not edit it"
+    if not isinstance(body, dict) or "snapshot_digest" not in body or "recipe" not in body:
+        raise InputError(f"{where}: not a fusebook plan", hint=hint)
+    for table, types, prefix in ((body, _PLAN_TYPES, ""), (None, _RECIPE_TYPES, "recipe.")):
+        obj = body["recipe"] if table is None else table
+        for key, kinds in types.items():
+            if key not in obj:
+                if prefix and key in ("input_overrides", "set"):
+                    continue
+                raise InputError(f"{where}: the plan has no {prefix}{key!r}", hint=hint)
+            value = obj[key]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise InputError(f"{where}: {prefix}{key} is {_type_name(value)}, which a plan never holds",
+                                 hint=hint)
+    rec = body["recipe"]
+    for key in ("inputs", "input_overrides", "set"):
+        for k, v in (rec.get(key) or {}).items():
+            if not isinstance(v, str):
+                raise InputError(f"{where}: recipe.{key}.{k} is {_type_name(v)}, not text", hint=hint)
+    for k, v in body["key_fingerprints"].items():
+        if not isinstance(v, str):
+            raise InputError(f"{where}: key_fingerprints.{k} is {_type_name(v)}, not text", hint=hint)
+    if not all(isinstance(b, str) for b in body["skipped"]):
+        raise InputError(f"{where}: skipped holds something other than block names", hint=hint)
+    return body
+
+
 def load_saved_plan(path: Path) -> dict[str, Any]:
+    """A plan saved by `plan -o`, checked for shape and for edits (its digest)."""
     import json
 
+    text = read_text_bounded(path, "saved plan", limit=PLAN_FILE_LIMIT)
     try:
-        body = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a readable plan ({e})") from None
-    if not isinstance(body, dict) or "snapshot_digest" not in body or "recipe" not in body:
-        raise InputError(f"{path}: not a fusebook plan", hint="save one with `fusebook plan ... -o PLAN.json`")
+        body = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not a readable plan ({e.msg})",
+                         location=SourceLocation(str(path), e.lineno, e.colno)) from None
+    except RecursionError:
+        raise InputError(f"{path}: not a readable plan (nested too deeply)") from None
+    body = _check_plan_shape(body, str(path))
     from fusebook.plan.model import plan_digest
 
     if body.get("digest") != plan_digest({k: v for k, v in body.items()
-                                          if k in ("chip", "revision", "snapshot_digest", "changes",
-                                                   "writes", "warnings", "skipped", "key_fingerprints")}):
+                                          if k in ("chip", "revision", "snapshot_digest", *_REVIEWED)}):
         raise InputError(f"{path}: the plan was edited after it was saved", hint="make a new plan")
     return body
 
@@ -550,6 +609,28 @@ def _saved_secret_bits(chip: ChipDef, body: Mapping[str, Any]) -> dict[int, int]
             f = chip.field(name)
             bits[f.block] = bits.get(f.block, 0) | f.mask
     return bits
+
+
+def _comparable(value: Any) -> Any:
+    """A plan part as JSON, with each origin's file reduced to its name.
+
+    The recipe is loaded again by its absolute path, so the same step shows as
+    `/abs/recipes/x.yaml:12:5` where the review showed `recipes/x.yaml:12:5`.
+    """
+    import json
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            out = {k: walk(x) for k, x in v.items()}
+            loc = out.get("location")
+            if "step" in out and isinstance(loc, str):
+                out["location"] = Path(loc).name
+            return out
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(json.loads(json.dumps(value, sort_keys=True, default=str)))
 
 
 def _changed_fields(before: EfuseImage, now: EfuseImage) -> list[str]:
@@ -594,9 +675,13 @@ def apply_saved(
         raise PlanError(f"{path}: the recipe or its inputs changed since the plan was made",
                         hint="make a new plan")
     fresh = plan(loaded, image, rec["index"]).plan.to_json()
-    if fresh["writes"] != body["writes"] or fresh["key_fingerprints"] != body["key_fingerprints"]:
-        raise PlanError(f"{path}: re-planning gives a different plan", hint="make a new plan")
-    return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger, stop=stop, on_event=on_event)
+    differ = [k for k in _REVIEWED if _comparable(fresh[k]) != _comparable(body[k])]
+    if differ:
+        raise PlanError(f"{path}: re-planning gives a different plan than the one saved "
+                        f"(differs in: {', '.join(differ)})",
+                        hint="the plan reviewed must be the plan burned: make a new plan and review it")
+    return apply(loaded, session, rec["index"], confirm=confirm, ledger=ledger, stop=stop,
+                 on_event=on_event)
 
 
 # -- error flags ---------------------------------------------------------------------
@@ -621,9 +706,9 @@ def indices(spec: str) -> list[int]:
         try:
             if "-" in part[1:]:
                 lo_s, hi_s = part.split("-", 1) if not part.startswith("-") else (part, part)
-                lo, hi = int(lo_s), int(hi_s)
+                lo, hi = parse_int(lo_s, 10), parse_int(hi_s, 10)
             else:
-                lo = hi = int(part)
+                lo = hi = parse_int(part, 10)
         except ValueError:
             raise InputError(f"--indices: {part!r} is not N or N-M") from None
         if hi < lo:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef, FieldPart
 from fusebook.errors import InputError, SourceLocation
+from fusebook.numbers import parse_int
 
-_BLOCK_RE = re.compile(r"^(?:EFUSE_BLK|BLK)?(\d+)$", re.IGNORECASE)
+_BLOCK_RE = re.compile(r"^(?:EFUSE_BLK|BLK)?([0-9]+)$", re.IGNORECASE)
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _ALIASES_RE = re.compile(r"^\[(.*?)\]")
 
@@ -51,7 +52,7 @@ def _location(source: str, line: int, column: int = 1) -> SourceLocation:
 
 def _int(text: str, what: str, source: str, line: int, column: int) -> int:
     try:
-        value = int(text, 0)
+        value = parse_int(text, 0)
     except ValueError:
         raise InputError(
             f"{what} {text!r} is not a number", location=_location(source, line, column),

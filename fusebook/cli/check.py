@@ -37,10 +37,12 @@ def _progress(done: int, total: int, start: float) -> None:
 
 
 def run_check(args: argparse.Namespace, out: Any) -> int:
+    from fusebook.cli.main import _pairs
+
     loaded = api.load_recipe(
         args.recipe,
-        input_overrides=dict(p.split("=", 1) for p in args.input),
-        set_vars=dict(p.split("=", 1) for p in args.set),
+        input_overrides=_pairs(args.input, "--input"),
+        set_vars=_pairs(args.set, "--set"),
         extend_efuse_table=args.extend_efuse_table,
     )
     chip = args.chip or loaded.chips[0]

@@ -20,6 +20,8 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
     from fusebook.ledger.store import Ledger
 
     path = _path(args)
+    if args.action == "export" and args.output is not None and args.output.resolve() == path.resolve():
+        raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
     if not path.exists():
         raise InputError(f"{path}: no ledger here", hint="give --ledger PATH (or set FUSEBOOK_LEDGER)")
     with Ledger(path) as ledger:
@@ -47,7 +49,12 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
         if not args.csv and out.fmt != "json":
             raise InputError("`ledger export` writes CSV: add --csv")
         if args.output:
-            with open(args.output, "w", newline="") as f:
+            try:
+                f = open(args.output, "w", newline="")
+            except (OSError, ValueError) as e:
+                raise InputError(f"cannot write {args.output}: {getattr(e, 'strerror', None) or e}",
+                                 hint="give -o a path in a folder that exists and is writable") from None
+            with f:
                 n = ledger.export_csv(f, args.chip_mac, args.recipe)
             out.emit({"written": str(args.output), "records": n}, f"wrote {n} records to {args.output}")
         else:

@@ -21,6 +21,7 @@ from typing import Any
 from fusebook import __version__, api
 from fusebook.cli import render
 from fusebook.errors import Aborted, FusebookError, InputError, Stopped
+from fusebook.numbers import integer
 
 EXIT_OK = 0
 
@@ -41,7 +42,7 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
     g.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
     g.add_argument("--efuse-file", type=Path, help="virtual chip state (espefuse's --path-efuse-file layout)")
     g.add_argument("--factory-mac", help="a new virtual chip's factory MAC (default: derived from --efuse-file)")
-    g.add_argument("--baud", "-b", type=int, default=115200)
+    g.add_argument("--baud", "-b", type=integer, default=115200)
     g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
     if snapshot:
@@ -51,19 +52,30 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
 
 
 def _recipe_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", "-i", type=int, help="the unit's index into per-unit inputs")
+    p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
+    """`--set NAME=VALUE` / `--input NAME=PATH` options as a mapping (UsageError, exit 2, if malformed)."""
     out = {}
     for item in items:
-        if "=" not in item:
-            raise UsageError(f"{what} {item!r} is not NAME=VALUE")
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise UsageError(f"{what} {item!r} is not NAME=VALUE",
+                             hint=f"write {what} NAME=VALUE, e.g. {what} serial=7")
         k, v = item.split("=", 1)
         out[k.strip()] = v
     return out
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write an `-o FILE` output; a path that cannot be written is invalid input (exit 2)."""
+    try:
+        path.write_text(text)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}",
+                         hint="give -o a path in a folder that exists and is writable") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
     s.add_argument("chip")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
-    s.add_argument("--revision", type=int, help="chip revision (major*100+minor) for revision-specific tables")
+    s.add_argument("--revision", type=integer, help="chip revision (major*100+minor) for revision-specific tables")
 
     sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
 
@@ -132,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
-    s.add_argument("id", nargs="?", type=int)
+    s.add_argument("id", nargs="?", type=integer)
     s.add_argument("--ledger", type=Path, default=None)
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", type=integer, default=50)
     s.add_argument("--chip", dest="chip_mac")
     s.add_argument("--recipe")
     s.add_argument("--csv", action="store_true")
@@ -270,12 +282,12 @@ def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
     if args.as_ == "token":
         token = formats.to_token(image)
         if args.output:
-            args.output.write_text(token + "\n")
+            _write_output(args.output, token + "\n")
         out.emit({"token": token}, token)
         return EXIT_OK
     data = api.snapshot_json(image, source)
     if args.output:
-        args.output.write_text(json.dumps(data, indent=2) + "\n")
+        _write_output(args.output, json.dumps(data, indent=2) + "\n")
         out.emit({"written": str(args.output), "digest": data["digest"]}, f"wrote {args.output}")
     else:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -337,7 +349,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     body = api.saved_plan(loaded, result, source, _pairs(args.input, "--input"),
                           _pairs(args.set, "--set"))
     if args.output:
-        args.output.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+        _write_output(args.output, json.dumps(body, indent=2, sort_keys=True) + "\n")
     out.emit(body, lambda: render.plan_text(result.plan))
     return EXIT_OK
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from fusebook.chips.models import ChipDef, FieldDef
 from fusebook.errors import InputError
+from fusebook.numbers import parse_int
 from fusebook.secret import Secret
 
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
@@ -82,7 +83,7 @@ def _parse_int(field: FieldDef, value: Any) -> int:
         if low in ("true", "false"):
             return int(low == "true")
         try:
-            return int(text, 0)
+            return parse_int(text, 0)
         except ValueError:
             pass
     raise InputError(
@@ -93,7 +94,8 @@ def _parse_int(field: FieldDef, value: Any) -> int:
 
 def encode_value(chip: ChipDef, field: FieldDef, value: Any) -> int:
     """The raw bits that `value` stands for in `field`; InputError if it cannot fit."""
-    if field.klass == "keypurpose" and isinstance(value, str) and not value.strip().isdigit():
+    digits = isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+    if field.klass == "keypurpose" and isinstance(value, str) and not digits:
         raw = chip.key_purpose(value.strip()).value
     elif field.klass == "mac" and field.type == "bytes":
         if isinstance(value, (bytes, bytearray)):

@@ -13,12 +13,15 @@ from collections.abc import Collection
 from pathlib import Path
 
 from fusebook.errors import InputError, SourceLocation
+from fusebook.files import read_bounded
 from fusebook.keys.pem import looks_like_pem
 from fusebook.secret import Secret
 
 #: `auto` reads PEM when the file has PEM armour and raw binary otherwise (never hex:
 #: 64 hex digits are also a valid 64-byte raw key, so hex must be asked for).
 KEY_FORMATS = ("auto", "binary", "hex", "pem")
+#: Largest key file read (a PEM is a few KiB).
+KEY_FILE_LIMIT = 1 << 20
 
 _HEX_DIGITS = frozenset(string.hexdigits.encode())
 _WHITESPACE = frozenset(string.whitespace.encode())
@@ -32,12 +35,7 @@ def read_key_file(
     location: SourceLocation | None = None,
 ) -> Secret:
     """Read and check a key file; see `parse_key` for formats and sizes."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise InputError(
-            f"cannot read key file {path}: {e.strerror or type(e).__name__}", location=location
-        ) from None
+    data = read_bounded(Path(path), "key file", limit=KEY_FILE_LIMIT, location=location)
     return parse_key(data, name=f"key file {path}", sizes=sizes, format=format, location=location)
 
 

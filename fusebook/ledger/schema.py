@@ -74,6 +74,20 @@ CREATE TABLE unit_values (
 CREATE INDEX unit_values_lookup ON unit_values (field, value);
 """
 
+#: What a ledger of this version must hold; a file missing any of it is damaged.
+REQUIRED_OBJECTS = (
+    ("table", "meta"), ("table", "records"), ("table", "unit_values"),
+    ("index", "records_by_chip"), ("index", "records_by_recipe"), ("index", "records_open"),
+    ("index", "unit_values_lookup"),
+    ("trigger", "records_no_delete"), ("trigger", "unit_values_no_delete"),
+    ("trigger", "unit_values_no_update"), ("trigger", "records_finish_once"),
+)
+REQUIRED_COLUMNS = {
+    "meta": ("key", "value"),
+    "records": (*FIXED_COLUMNS, *CLOSING_COLUMNS),
+    "unit_values": ("record_id", "field", "value"),
+}
+
 _APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'ledger records are append-only'); END"
 
 

@@ -15,7 +15,10 @@ import builtins
 import contextlib
 import json
 import os
+import random
 import sqlite3
+import stat
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +30,13 @@ from fusebook.ledger.errors import DuplicateUnitValue, LedgerError
 from fusebook.ledger.export import write_csv
 from fusebook.ledger.owner import Writer
 from fusebook.ledger.record import Conflict, LedgerRecord
-from fusebook.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
+from fusebook.ledger.schema import (
+    APPLICATION_ID,
+    REQUIRED_COLUMNS,
+    REQUIRED_OBJECTS,
+    SCHEMA_VERSION,
+    migrate,
+)
 
 #: How long a write waits for another station's transaction before giving up.
 BUSY_TIMEOUT_S = 15.0
@@ -55,9 +64,28 @@ def _dumps(value: Mapping[str, str]) -> str:
     return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
 
 
+_DAMAGED_HINT = ("keep a copy of the file and restore the ledger from a backup (or salvage its records "
+                 "with `sqlite3 FILE .recover`); nothing was burned; pass another --ledger PATH to go on")
+
+
+def _is_busy(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(e) or "busy" in str(e)
+
+
+class _Busy(Exception):
+    """Another process holds the lock while this one opens (retried until the busy timeout)."""
+
+
 def _problem(path: Path, e: sqlite3.Error) -> LedgerError:
     """A SQLite failure in the words of someone running a production line."""
     text = str(e)
+    if "malformed" in text or "corrupt" in text or (
+            getattr(e, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+            and "not a database" not in text):
+        return LedgerError(f"ledger {path} is damaged ({text})", hint=_DAMAGED_HINT)
     if "locked" in text or "busy" in text:
         hint = "another fusebook is writing to this ledger; try again, or use --ledger for a separate file"
     elif "readonly" in text or "unable to open" in text:
@@ -82,6 +110,9 @@ class Ledger:
         if not self.path.parent.is_dir():
             raise LedgerError(f"ledger {self.path}: folder {self.path.parent} does not exist",
                               hint="create the folder or pass another --ledger PATH")
+        if self.path.exists() and not stat.S_ISREG(self.path.stat().st_mode):
+            raise LedgerError(f"ledger {self.path} is not a regular file (a device, pipe or socket)",
+                              hint="give a file path, e.g. fusebook-ledger.sqlite")
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
@@ -89,9 +120,7 @@ class Ledger:
             raise _problem(self.path, e) from None
         self._db.row_factory = sqlite3.Row
         try:
-            self.schema_version = self._open_schema(busy_timeout_s)
-            with self._write() as db:
-                self._mark_interrupted(db)
+            self.schema_version = self._open(busy_timeout_s)
         except BaseException:
             self._db.close()
             raise
@@ -99,6 +128,29 @@ class Ledger:
             _sync_folder(self.path.parent)
 
     # -- opening ---------------------------------------------------------------------
+    def _open(self, busy_timeout_s: float) -> int:
+        """Check, create or migrate, and sweep interrupted records; retried while another
+        process holds the file (two stations creating one ledger at the same moment).
+
+        SQLite's busy timeout covers most waits, but not every one: switching a new file to
+        WAL, or reading it while another process does so, can fail at once with "database
+        is locked". Each attempt changes nothing unless it completes, so it is safe to retry.
+        """
+        deadline = time.monotonic() + busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                version = self._open_schema(busy_timeout_s)
+                with self._write(busy=True) as db:
+                    self._mark_interrupted(db)
+                return version
+            except _Busy as e:
+                if time.monotonic() + delay > deadline:
+                    raise LedgerError(f"ledger {self.path}: {e}",
+                                      hint="another fusebook is writing to this ledger; try again") from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+
     def _open_schema(self, busy_timeout_s: float) -> int:
         """Check the file before changing anything in it, then create or migrate the schema.
 
@@ -111,16 +163,50 @@ class Ledger:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("BEGIN")
             try:
-                self._inspect(self._db)
+                found = self._inspect(self._db)
+                if found is not None:
+                    self._check_integrity(self._db)
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
             self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            if self.journal_mode.lower() != "wal":
+                raise _Busy("could not switch the ledger to WAL mode yet")
         except sqlite3.Error as e:
+            if _is_busy(e):
+                raise _Busy(str(e)) from None
             raise _problem(self.path, e) from None
-        with self._write() as db:
+        with self._write(busy=True) as db:
             found = self._inspect(db)  # again: another station may have created it meanwhile
-            return migrate(db, found or 0)
+            version = migrate(db, found or 0)
+            self._check_shape(db)
+            return version
+
+    def _check_integrity(self, db: sqlite3.Connection) -> None:
+        """Refuse a damaged file before anything is burned: its pages, and the per-unit values.
+
+        `quick_check` reads every page of the file (a torn or overwritten page, a truncated
+        file); `integrity_check` of `unit_values` also compares that table with its index,
+        so a changed per-unit value (which would let a duplicate MAC through) is noticed.
+        """
+        problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
+        if problems == ["ok"]:
+            problems = [str(r[0]) for r in db.execute("PRAGMA integrity_check(unit_values)")]
+        if problems != ["ok"]:
+            raise LedgerError(f"ledger {self.path} is damaged: {'; '.join(problems)[:300]}", hint=_DAMAGED_HINT)
+        self._check_shape(db)
+
+    def _check_shape(self, db: sqlite3.Connection) -> None:
+        """The tables, columns and append-only triggers of this schema version are all there."""
+        found = {(r[0], r[1]) for r in db.execute("SELECT type, name FROM sqlite_master")}
+        missing = [f"{kind} {name}" for kind, name in REQUIRED_OBJECTS if (kind, name) not in found]
+        for table, columns in REQUIRED_COLUMNS.items():
+            if ("table", table) in found:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                missing += [f"column {table}.{c}" for c in columns if c not in have]
+        if missing:
+            raise LedgerError(f"ledger {self.path} is damaged: missing {', '.join(missing)}",
+                              hint=_DAMAGED_HINT)
 
     def _inspect(self, db: sqlite3.Connection) -> int | None:
         """The schema version of a usable ledger, None for an empty file; else LedgerError."""
@@ -150,24 +236,33 @@ class Ledger:
         return found
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: taken up front (no lock upgrade deadlocks), all or nothing."""
+    def _write(self, busy: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction: taken up front (no lock upgrade deadlocks), all or nothing.
+
+        Any SQLite failure inside is a LedgerError (or, with `busy`, a lock conflict is
+        `_Busy`, for the caller to retry).
+        """
+        def failure(e: sqlite3.Error) -> Exception:
+            return _Busy(str(e)) if busy and _is_busy(e) else _problem(self.path, e)
+
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
+            raise failure(e) from None
         try:
             yield self._db
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise failure(e) from None
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-            raise _problem(self.path, e) from None
+            raise failure(e) from None
 
     def _mark_interrupted(self, db: sqlite3.Connection) -> None:
         """Turn open records whose writer is provably gone into "interrupted"."""
@@ -341,8 +436,16 @@ class Ledger:
         except sqlite3.Error as e:
             raise _problem(self.path, e) from None
         for row in rows:
-            for name, fp in json.loads(row[0]).items():
-                if name.upper() == wanted:
+            try:
+                fingerprints = json.loads(row[0])
+            except (TypeError, ValueError):
+                raise LedgerError(f"ledger {self.path} is damaged: a record's key fingerprints are not JSON",
+                                  hint=_DAMAGED_HINT) from None
+            if not isinstance(fingerprints, dict):
+                raise LedgerError(f"ledger {self.path} is damaged: a record's key fingerprints are not a mapping",
+                                  hint=_DAMAGED_HINT)
+            for name, fp in fingerprints.items():
+                if str(name).upper() == wanted:
                     return str(fp)
         return None
 
@@ -352,7 +455,12 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         try:
             for row in self._db.execute(sql, args):
-                yield LedgerRecord.from_row(row)
+                try:
+                    record = LedgerRecord.from_row(row)
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    raise LedgerError(f"ledger {self.path} is damaged: record {row['id']} cannot be read",
+                                      hint=_DAMAGED_HINT) from None
+                yield record
         except sqlite3.Error as e:
             raise _problem(self.path, e) from None
 

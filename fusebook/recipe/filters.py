@@ -8,9 +8,11 @@ and their errors never quote the value they were given.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fusebook.errors import InputError
+from fusebook.numbers import parse_int
 from fusebook.recipe.secret_value import SecretValue
 from fusebook.secret import Secret
 
@@ -27,7 +29,7 @@ def _int_arg(value: Any, what: str) -> int:
         return value
     if isinstance(value, str):
         try:
-            return int(value.strip(), 0)
+            return parse_int(value.strip(), 0)
         except ValueError:
             pass
     raise InputError(f"{what} must be a whole number")
@@ -133,7 +135,7 @@ def mac_add(value: Any, n: Any = 1) -> str:
     return _mac_text(result)
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "hex": hex_filter,
     "unhex": unhex,
     "to_bytes": to_bytes,

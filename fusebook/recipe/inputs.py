@@ -24,13 +24,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fusebook.errors import InputError, SourceLocation, did_you_mean
+from fusebook.files import read_bounded
 from fusebook.recipe.models import InputSpec, Recipe, format_of
 from fusebook.recipe.secret_value import SecretValue, wrap_secret_leaves
-from fusebook.recipe.yamlfile import yaml_error
+from fusebook.recipe.yamlfile import count_nodes, yaml_error
 from fusebook.secret import Secret
 
 #: Largest input file read, in bytes.
-MAX_INPUT_BYTES = 256 << 20
+MAX_INPUT_BYTES = 32 << 20
 
 _CACHE: dict[tuple[Any, ...], tuple[Any, str]] = {}
 
@@ -73,7 +74,9 @@ def _json(raw: bytes, display: str) -> Any:
 
 def _yaml(raw: bytes, display: str) -> Any:
     try:
-        return YAML(typ="safe").load(_text(raw, display))
+        value = YAML(typ="safe").load(_text(raw, display))
+        count_nodes(value, display)
+        return value
     except YAMLError as e:
         raise yaml_error(e, display) from None
     except RecursionError:
@@ -81,7 +84,9 @@ def _yaml(raw: bytes, display: str) -> Any:
 
 
 def _csv(raw: bytes, display: str, key: str | None, secret: bool, declared_at: SourceLocation) -> Any:
-    reader = csv.reader(io.StringIO(_text(raw, display)), skipinitialspace=True)
+    # strict: a stray quote, or a quote left open at the end of the file, is an error
+    # rather than a field that silently swallows the rest of the table.
+    reader = csv.reader(io.StringIO(_text(raw, display)), skipinitialspace=True, strict=True)
     try:
         header = [h.strip() for h in next(reader, [])]
         seen: set[str] = set()
@@ -115,7 +120,9 @@ def _csv(raw: bytes, display: str, key: str | None, secret: bool, declared_at: S
                                  hint="per-unit rows must have distinct keys")
             keyed[k] = record
     except csv.Error as e:
-        raise InputError(f"{display}: not valid CSV: {e}", location=SourceLocation(display, reader.line_num)) from None
+        hint = "a quoted field is not closed" if "end of data" in str(e) else None
+        raise InputError(f"{display}: not valid CSV: {e}", location=SourceLocation(display, reader.line_num),
+                         hint=hint) from None
     return rows if key is None else keyed
 
 
@@ -125,18 +132,14 @@ def read_input(path: Path, display: str, spec: InputSpec, fmt: str, declared_at:
         stat = os.stat(path)
     except FileNotFoundError:
         raise InputError(f"input file {display} does not exist", location=declared_at) from None
-    except OSError as e:
-        raise InputError(f"cannot read input file {display}: {e.strerror}", location=declared_at) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read input file {display}: {getattr(e, 'strerror', None) or e}",
+                         location=declared_at) from None
     cache_key = (str(path.resolve()), fmt, spec.key, spec.secret, stat.st_mtime_ns, stat.st_size)
     hit = _CACHE.get(cache_key)
     if hit is not None:
         return hit
-    if stat.st_size > MAX_INPUT_BYTES:
-        raise InputError(f"input file {display} is larger than {MAX_INPUT_BYTES} bytes", location=declared_at)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read input file {display}: {e.strerror}", location=declared_at) from None
+    raw = read_bounded(path, "input file", limit=MAX_INPUT_BYTES, location=declared_at, display=display)
     value: Any
     if fmt == "binary":
         value = Secret(raw) if spec.secret else raw

@@ -15,37 +15,32 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from fusebook.errors import InputError, SourceLocation, did_you_mean
+from fusebook.files import read_text_bounded
 from fusebook.recipe.models import IncludedFile, IncludeStep, Recipe, StepBase
 from fusebook.recipe.sources import AssertionSource, Condition, RecipeSources, Scope, StepSource
 from fusebook.recipe.types import is_template
 from fusebook.recipe.validation import validate_document
 from fusebook.recipe.yamlfile import Path, SourceMap, parse_yaml
 
-#: Largest recipe or fragment file read, in bytes.
-MAX_FILE_BYTES = 1 << 20
+#: Largest recipe or fragment file read, and most bytes of the recipe and all its
+#: fragments together (YAML with positions parses at roughly 100 KiB a second).
+MAX_FILE_BYTES = 256 << 10
+MAX_TOTAL_BYTES = 512 << 10
 #: Deepest include nesting, and most steps after all includes are resolved.
 MAX_INCLUDE_DEPTH = 16
 MAX_STEPS = 10_000
+#: Most include steps resolved in one recipe (each counts, also the same file again),
+#: and most YAML nodes (aliases expanded) of the recipe and all its fragments together.
+MAX_INCLUDES = 256
+MAX_TOTAL_NODES = 200_000
 
 
 def read_text(path: FsPath, display: str, location: SourceLocation | None = None) -> str:
-    """A recipe file's text; InputError (at `location`, else the file) if unreadable."""
-    where = location or SourceLocation(display)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{display}: no such file", location=where) from None
-    except IsADirectoryError:
-        raise InputError(f"{display} is a directory, not a recipe file", location=where) from None
-    except OSError as e:
-        raise InputError(f"cannot read {display}: {e.strerror}", location=where) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError(f"{display} is larger than {MAX_FILE_BYTES} bytes", location=where)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{display} is not UTF-8 text (byte {e.start})", location=where) from None
+    """A recipe file's text; InputError (at `location`, else the file) if unreadable.
+
+    Only a regular file is read, and at most MAX_FILE_BYTES of it (see fusebook.files).
+    """
+    return read_text_bounded(path, "recipe file", limit=MAX_FILE_BYTES, location=location, display=display)
 
 
 @dataclass
@@ -57,6 +52,25 @@ class _Loader:
     ensure: list[tuple[Any, AssertionSource]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     fragment_vars: set[str] = field(default_factory=set)
+    includes: int = 0
+    nodes: int = 0
+    size: int = 0
+
+    def read(self, path: FsPath, display: str, at: SourceLocation | None) -> str:
+        """A recipe file's text, charged to the recipe's total size."""
+        text = read_text(path, display, at)
+        self.size += len(text.encode())
+        if self.size > MAX_TOTAL_BYTES:
+            raise InputError(f"the recipe and its includes are larger than {MAX_TOTAL_BYTES} bytes together",
+                             location=at, hint="include fragments fewer times, or make them smaller")
+        return text
+
+    def count(self, smap: SourceMap, at: SourceLocation) -> None:
+        """Charge a parsed file's nodes to the recipe's total (InputError past the limit)."""
+        self.nodes += smap.nodes
+        if self.nodes > MAX_TOTAL_NODES:
+            raise InputError(f"the recipe and its includes have more than {MAX_TOTAL_NODES} YAML nodes",
+                             location=at, hint="include fragments fewer times, or make them smaller")
 
     def display(self, real: FsPath) -> str:
         try:
@@ -100,7 +114,13 @@ class _Loader:
                 or PureWindowsPath(rel).drive or rel.startswith("~"):
             raise InputError(f"include {rel!r} is not a relative path", location=file_at,
                              hint="include files by a path relative to the including file")
-        target = (real_dir / rel).resolve()
+        if "\0" in rel:
+            raise InputError(f"include {rel!r}: a file name cannot contain a NUL character", location=file_at,
+                             hint="write the fragment's relative path")
+        try:
+            target = (real_dir / rel).resolve()
+        except (OSError, RuntimeError, ValueError) as e:
+            raise InputError(f"include {rel!r} cannot be resolved ({e})", location=file_at) from None
         if not target.is_relative_to(self.root):
             raise InputError(
                 f"include {rel!r} leads outside the recipe's directory", location=file_at,
@@ -111,8 +131,13 @@ class _Loader:
                              hint="a fragment cannot include itself, directly or through others")
         if len(chain) > MAX_INCLUDE_DEPTH:
             raise InputError(f"includes nest deeper than {MAX_INCLUDE_DEPTH}", location=at)
+        self.includes += 1
+        if self.includes > MAX_INCLUDES:
+            raise InputError(f"the recipe resolves more than {MAX_INCLUDES} includes", location=at,
+                             hint="each include step counts, also of a file included before")
         display = self.display(target)
-        data, fsmap = parse_yaml(read_text(target, display, file_at), display)
+        data, fsmap = parse_yaml(self.read(target, display, file_at), display)
+        self.count(fsmap, at)
         fragment = validate_document(IncludedFile, data, fsmap)
         self.files.append(display)
         declared = set(fragment.vars)
@@ -139,11 +164,13 @@ def load_recipe(path: str | FsPath) -> Recipe:
     """The recipe at `path`, validated, with includes resolved and sources attached."""
     given = FsPath(path)
     display = str(path)
-    data, smap = parse_yaml(read_text(given, display), display)
+    text = read_text(given, display)
+    data, smap = parse_yaml(text, display)
     recipe = validate_document(Recipe, data, smap)
     root = given.parent.resolve()
     scope = Scope(file=display, defaults=dict(recipe.vars), defaults_at=(smap, ("vars",)))
-    loader = _Loader(root=root, display_dir=given.parent, files=[display])
+    loader = _Loader(root=root, display_dir=given.parent, files=[display], size=len(text.encode()))
+    loader.count(smap, SourceLocation(display))
     for which in ("require", "ensure"):
         for j, a in enumerate(getattr(recipe, which)):
             getattr(loader, which).append((a, AssertionSource(smap, (which, j), scope)))

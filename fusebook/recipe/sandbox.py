@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
@@ -86,19 +87,54 @@ def _charge(amount: int) -> None:
 
 
 def _weight(value: Any, cap: int = WORK_LIMIT) -> int:
-    """Roughly how many characters/items `value` holds (stops counting past `cap`)."""
-    if isinstance(value, (str, bytes)):
-        return len(value)
-    if isinstance(value, (list, tuple)):
-        total = len(value)
-        for item in value:
-            total += _weight(item, cap)
-            if total > cap:
-                break
-        return total
-    if isinstance(value, dict):
-        return _weight(list(value.keys()), cap) + _weight(list(value.values()), cap)
-    return 1
+    """Roughly how many characters/items `value` holds, shared parts counted each time they
+    appear (stops counting past `cap`, so weighing a huge or self-similar value is cheap)."""
+    total = 0
+    stack = [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray)):
+            total += len(item)
+        elif isinstance(item, (list, tuple)):
+            total += len(item)
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            total += 1
+    return total
+
+
+def _fits(value: Any, what: str) -> None:
+    """Refuse to turn `value` into text (or sum it) if the result would pass the output limit.
+
+    Lists may share items (`[l, l]`), so a value small in memory can print as text many
+    times larger; its weight counts what the text would hold.
+    """
+    if isinstance(value, str):
+        if len(value) > OUTPUT_LIMIT:
+            raise InputError(f"{what}: the text is longer than {OUTPUT_LIMIT} characters")
+    elif _weight(value, OUTPUT_LIMIT) > OUTPUT_LIMIT:
+        raise InputError(f"{what}: the value would be longer than {OUTPUT_LIMIT} characters or items",
+                         hint="templates compute small values (keys, MACs, numbers); see docs/recipes.md")
+
+
+def _bounded_result(result: Any, what: str) -> Any:
+    """A value an operator or filter produced, refused if it passes the limits, else charged."""
+    if isinstance(result, (str, bytes, bytearray, Secret)) and len(result) > OUTPUT_LIMIT:
+        raise InputError(f"{what} would make a value longer than {OUTPUT_LIMIT} characters or bytes",
+                         hint="templates compute small values (keys, MACs, numbers); see docs/recipes.md")
+    if isinstance(result, (list, tuple, dict)):
+        if len(result) > ITEMS_LIMIT:
+            raise InputError(f"{what} would make more than {ITEMS_LIMIT} items")
+        _charge(_weight(result))
+    elif isinstance(result, (str, bytes, bytearray)):
+        _charge(len(result))
+    elif isinstance(result, int) and not isinstance(result, bool) and result.bit_length() > INT_BITS_LIMIT:
+        raise InputError(f"{what}: numbers are limited to {INT_BITS_LIMIT} bits")
+    return result
 
 
 def _check_printf(fmt: str) -> None:
@@ -116,25 +152,44 @@ def _bounded_range(*args: Any) -> range:
     return r
 
 
+#: Filters that turn their arguments into text (or add them up): each argument must fit the
+#: output limit before they run, since the text of a value that shares parts can be huge.
+_STRINGIFYING = frozenset({"string", "format", "replace", "upper", "lower", "title", "capitalize",
+                           "trim", "sum", "hex", "unhex", "mac", "mac_add", "to_bytes", "int", "float"})
+#: Most digits `round` may keep or drop (10**precision is computed).
+ROUND_DIGITS_LIMIT = 64
+
+
 def _guarded(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
-    """Jinja's filter `f`, refusing arguments that would make it produce something huge."""
+    """The filter `f`, refusing arguments that would make it produce something huge.
+
+    Every filter (Jinja's and fusebook's) goes through here, so no filter is left
+    unbounded: arguments of text-making filters are weighed before, every result after.
+    """
     passes_context = getattr(f, "jinja_pass_arg", None) is not None
 
     @functools.wraps(f)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         value = args[1] if passes_context else args[0]
         rest = args[2:] if passes_context else args[1:]
+        if name in _STRINGIFYING:
+            for arg in (value, *rest, *kwargs.values()):
+                _fits(arg, name)
         if name == "format" and isinstance(value, str):
             _check_printf(value)
+        if name in ("int", "float") and isinstance(value, str) and not value.isascii():
+            raise InputError(f"{name}: {value[:40]!r} is not written in ASCII digits",
+                             hint="numbers are written with the digits 0-9")
         if name == "replace" and isinstance(value, str) and len(rest) >= 2:
             old, new = str(rest[0]), str(rest[1])
             hits = value.count(old) if old else len(value) + 1
             if len(value) + hits * (len(new) - len(old)) > OUTPUT_LIMIT:
                 raise InputError(f"replace would make text longer than {OUTPUT_LIMIT} characters")
-        result = f(*args, **kwargs)
-        if isinstance(result, (str, bytes, list, tuple, dict)):
-            _charge(_weight(result))
-        return result
+        if name == "round":
+            precision = rest[0] if rest else kwargs.get("precision", 0)
+            if isinstance(precision, int) and abs(precision) > ROUND_DIGITS_LIMIT:
+                raise InputError(f"round: the precision is limited to {ROUND_DIGITS_LIMIT} digits")
+        return _bounded_result(f(*args, **kwargs), name)
 
     return guarded
 
@@ -145,7 +200,9 @@ def _join(value: Any, d: str = "", attribute: Any = None) -> str:
         raise InputError("join(attribute=...) is not available; use map(attribute=...) first")
     parts: list[str] = []
     total = 0
+    _fits(d, "join")
     for item in value:
+        _fits(item, "join")
         text = str(item)
         total += len(text) + len(d)
         if total > OUTPUT_LIMIT:
@@ -185,22 +242,40 @@ class _RecipeUndefined(StrictUndefined):
 def _finalize(value: Any) -> Any:
     """How values print inside text: bytes as hex; secrets as their redacted form."""
     if isinstance(value, (bytes, bytearray)):
+        if 2 * len(value) > OUTPUT_LIMIT:
+            raise InputError(f"the value is longer than {OUTPUT_LIMIT} characters as hex text")
         return bytes(value).hex()
+    if not isinstance(value, (str, int, float, bool)) and value is not None:
+        _fits(value, "printing a value")
     return value
+
+
+class _RecipeCodeGenerator(CodeGenerator):
+    """Jinja's code generator with `~` sent through `RecipeSandbox.concat_values`."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.concat_values((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class RecipeSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, narrowed further for recipes (see the module doc)."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _RecipeCodeGenerator
 
     def __init__(self) -> None:
         super().__init__(undefined=_RecipeUndefined, autoescape=False, optimized=False,
                          finalize=_finalize, keep_trailing_newline=False)
         jinja_filters = {n: _guarded(n, self.filters[n]) for n in _JINJA_FILTERS}
         jinja_filters["join"] = _join
-        self.filters = {**jinja_filters, **recipe_filters.FILTERS}
-        self.globals = {"range": _bounded_range, "dict": dict, "mac_add": recipe_filters.mac_add}
+        ours = {n: _guarded(n, f) for n, f in recipe_filters.FILTERS.items()}
+        self.filters = {**jinja_filters, **ours}
+        self.globals = {"range": _bounded_range, "dict": _guarded("dict", dict),
+                        "mac_add": ours["mac_add"]}
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, (Secret, SecretValue, type)):  # no secrets, no class attributes (dict.mro)
@@ -239,9 +314,37 @@ class RecipeSandbox(ImmutableSandboxedEnvironment):
             if isinstance(left, int) and isinstance(right, int) and right > 0:
                 if abs(left) > 1 and right * left.bit_length() > INT_BITS_LIMIT:
                     raise InputError(f"numbers are limited to {INT_BITS_LIMIT} bits")
+            if isinstance(left, int) and isinstance(right, int) \
+                    and left.bit_length() + right.bit_length() > INT_BITS_LIMIT:
+                raise InputError(f"numbers are limited to {INT_BITS_LIMIT} bits")
+        elif operator == "+":
+            if isinstance(left, (str, bytes, list, tuple)) and isinstance(right, (str, bytes, list, tuple)):
+                limit = ITEMS_LIMIT if isinstance(left, (list, tuple)) else OUTPUT_LIMIT
+                if len(left) + len(right) > limit:
+                    raise InputError(f"`+` would make a value longer than {limit} characters or items")
         elif operator == "%" and isinstance(left, str):
             _check_printf(left)
-        return super().call_binop(context, operator, left, right)
+            _fits(right, "%")
+        return _bounded_result(super().call_binop(context, operator, left, right), f"`{operator}`")
+
+    def concat_values(self, values: tuple[Any, ...]) -> str:
+        """`a ~ b ~ ...`: each operand as text, the whole at most the output limit.
+
+        Jinja joins the operands unchecked; the code generator below routes every `~` here,
+        so repeated concatenation cannot double a string past the limit.
+        """
+        parts: list[str] = []
+        total = 0
+        for value in values:
+            _fits(value, "`~`")
+            text = str(value)
+            total += len(text)
+            if total > OUTPUT_LIMIT:
+                raise InputError(f"`~` would make text longer than {OUTPUT_LIMIT} characters",
+                                 hint="templates compute small values (keys, MACs, numbers); see docs/recipes.md")
+            parts.append(text)
+        _charge(total)
+        return "".join(parts)
 
 
 SANDBOX = RecipeSandbox()
@@ -311,20 +414,27 @@ class CompiledString:
             raise self._located(e) from None
         except UndefinedError as e:
             error = self._error(str(e))
-            if names.get("index") is None and any(
-                    isinstance(n, nodes.Name) and n.name == "index"
-                    for n in (self.tree, *self.tree.find_all(nodes.Name))):
+            if self._needs_index(names):
                 error.hint = "this template uses `index`: give the unit's --index N"
             raise error from None
         except SecurityError as e:
             raise self._error(f"not allowed in recipes: {e}") from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError,
                 AttributeError) as e:
+            if self._needs_index(names):
+                raise InputError(f"this recipe uses `index` in `{self._short()}`, and no index was given",
+                                 location=self.origin, hint="pass the unit's --index N") from None
             raise self._error(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
         except RecursionError:
             raise self._error("the template recurses too deeply") from None
         finally:
             _budget.reset(token)
+
+    def _needs_index(self, names: dict[str, Any]) -> bool:
+        """Whether a failure may come from `index` being none: it is used and was not given."""
+        return names.get("index") is None and any(
+            isinstance(n, nodes.Name) and n.name == "index"
+            for n in (self.tree, *self.tree.find_all(nodes.Name)))
 
     def _short(self) -> str:
         text = " ".join(self.source.split())
@@ -357,6 +467,9 @@ def _check_size(value: Any) -> None:
         raise InputError(f"the value is longer than {OUTPUT_LIMIT} characters or bytes")
     if isinstance(value, (list, tuple, dict)) and len(value) > ITEMS_LIMIT:
         raise InputError(f"the value has more than {ITEMS_LIMIT} items")
+    if isinstance(value, (list, tuple, dict)) and _weight(value, OUTPUT_LIMIT) > OUTPUT_LIMIT:
+        raise InputError(f"the value holds more than {OUTPUT_LIMIT} characters and items in all",
+                         hint="templates compute small values (keys, MACs, numbers); see docs/recipes.md")
 
 
 def _syntax_error(e: TemplateSyntaxError, source: str, origin: SourceLocation) -> InputError:

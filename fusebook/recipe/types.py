@@ -19,6 +19,7 @@ from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from fusebook.numbers import parse_int
 from fusebook.recipe.secret_value import SecretValue
 from fusebook.secret import Secret
 
@@ -73,7 +74,7 @@ def _int_literal(v: Any) -> Any:
         return v
     if isinstance(v, str):
         try:
-            return _int_literal(int(v.strip(), 0))
+            return _int_literal(parse_int(v.strip(), 0))
         except ValueError:
             pass
     raise ValueKindError(f"expected a whole number, found {_type_name(v)}")

@@ -25,6 +25,7 @@ from fusebook.chips.custom_table import extend_chip
 from fusebook.chips.models import ChipDef
 from fusebook.efuse import codecs
 from fusebook.errors import InputError, SourceLocation, did_you_mean
+from fusebook.files import read_text_bounded
 from fusebook.recipe.models import Recipe, StepBase
 from fusebook.recipe.render import CompiledRecipe, CompiledStep, compile_recipe
 from fusebook.recipe.sandbox import CONTEXT_NAMES, SANDBOX, CompiledString, compile_node
@@ -322,10 +323,13 @@ def _extended(recipe: Recipe, chips: list[ChipDef], problems: list[InputError]) 
         return chips
     at = recipe.sources.location(("extend_efuse_table",))
     path = FsPath(recipe.sources.path).parent / table
+    if not path.exists():
+        problems.append(InputError(f"cannot read the custom eFuse table {table}: no such file", location=at))
+        return chips
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        problems.append(InputError(f"cannot read the custom eFuse table {table}: {e.strerror}", location=at))
+        text = read_text_bounded(path, "custom eFuse table", limit=1 << 20, location=at, display=table)
+    except InputError as e:
+        problems.append(e)
         return chips
     out = []
     for chip in chips:

@@ -39,6 +39,8 @@ class SourceMap:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     block_scalars: set[Path] = field(default_factory=set)
+    #: How many nodes the document has with every alias expanded.
+    nodes: int = 0
 
     def _loc(self, pos: tuple[int, int]) -> SourceLocation:
         return SourceLocation(self.file, pos[0], pos[1])
@@ -177,8 +179,35 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         smap.values[()] = (root.lc.line + 1, root.lc.col + 1)
     else:
         smap.values[()] = (1, 1)
+    converter = _Converter(smap)
     try:
-        data = _Converter(smap).convert(root, ())
+        data = converter.convert(root, ())
     except RecursionError:
         raise InputError("the YAML is nested too deeply", location=SourceLocation(file)) from None
+    smap.nodes = converter.count
     return data, smap
+
+
+def count_nodes(value: Any, file: str, limit: int = MAX_NODES) -> int:
+    """How many nodes `value` (as a YAML loader built it) has with aliases expanded.
+
+    A loader shares an aliased node instead of copying it, so ten aliases of ten aliases
+    (a "billion laughs") load in microseconds but expand to 10**9 nodes in anything that
+    walks them: templates printing them, secret wrapping, the plan. Such data is refused
+    here, once, with the file named; InputError past `limit` nodes.
+    """
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            raise InputError(f"{file}: the data has more than {limit} values (with YAML aliases expanded)",
+                             location=SourceLocation(file),
+                             hint="YAML aliases (*name) may multiply a document; write the data out plainly")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack.extend(item)
+    return count

@@ -22,9 +22,19 @@ from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError
+from fusebook.files import read_bounded
 
 SNAPSHOT_FORMAT = "fusebook-snapshot"
 SNAPSHOT_VERSION = 1
+#: Largest snapshot file read, in bytes (the biggest efuse file is a few KiB).
+SNAPSHOT_FILE_LIMIT = 4 << 20
+
+
+def _hex_word(text: Any) -> int:
+    """A block word as a snapshot writes it: ASCII hex only (int() would also take '٣')."""
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError(f"{text!r} is not a hex word")
+    return int(text, 16)
 
 
 def _b64(data: bytes) -> str:
@@ -65,6 +75,8 @@ def from_token(token: str, where: str = "token") -> EfuseImage:
     if crc != zlib.crc32(prefix.encode("ascii")) & 0xFFFFFFFF:
         raise InputError(f"{where}: the token's CRC does not match", hint="copy the whole token")
     try:
+        if not version.isascii():
+            raise ValueError(version)
         rev = int(version)
     except ValueError:
         raise InputError(f"{where}: bad revision {version!r} in token") from None
@@ -86,10 +98,11 @@ def from_token(token: str, where: str = "token") -> EfuseImage:
 
 
 # -- espefuse virtual efuse files ----------------------------------------------------
-def from_efuse_file(path: Path, chip: ChipDef) -> EfuseImage:
+def from_efuse_file(path: Path, chip: ChipDef, data: bytes | None = None) -> EfuseImage:
     from fusebook.virtual.chip import VirtualChip
 
-    data = path.read_bytes()
+    if data is None:
+        data = read_bounded(path, "efuse file", limit=SNAPSHOT_FILE_LIMIT)
     if len(data) != chip.mem_size:
         raise InputError(
             f"{path}: {len(data)} bytes, but an {chip.description} efuse file has {chip.mem_size}",
@@ -140,9 +153,9 @@ def from_json(data: dict[str, Any], where: str) -> EfuseImage:
         raise InputError(f"{where}: snapshot version {data.get('version')} is not supported")
     chip = load_chip(str(data.get("chip")), data.get("revision"))
     try:
-        words = [[int(w, 16) for w in data["blocks"][b.name]] for b in chip.blocks]
-        errors = {k: int(v, 16) for k, v in (data.get("errors") or {}).items()}
-        identity = {k: int(v, 16) for k, v in (data.get("identity") or {}).items()}
+        words = [[_hex_word(w) for w in data["blocks"][b.name]] for b in chip.blocks]
+        errors = {k: _hex_word(v) for k, v in (data.get("errors") or {}).items()}
+        identity = {k: _hex_word(v) for k, v in (data.get("identity") or {}).items()}
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise InputError(f"{where}: malformed snapshot ({e})") from None
     return EfuseImage.from_words(chip, words, errors, identity)
@@ -158,20 +171,30 @@ def load_snapshot(spec: str, chip_name: str | None = None) -> EfuseImage:
     if spec.startswith(("EFSR:", "EFSW:", "EFSRW:")):
         return from_token(spec)
     path = Path(spec)
-    if not path.exists():
+    if "\0" in spec or not path.exists():
         raise InputError(f"{spec}: no such snapshot file", hint="give a file, an EFSR: token or `blank`")
-    head = path.read_bytes()[:6]
+    raw = read_bounded(path, "snapshot", limit=SNAPSHOT_FILE_LIMIT)
+    head = raw[:6]
+    if head.startswith((b"{", b"EFS")):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{spec}: not UTF-8 text (byte {e.start})") from None
     if head.startswith(b"{"):
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"{spec}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise InputError(f"{spec}: not valid JSON (nested too deeply)") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{spec}: not a fusebook snapshot")
         return from_json(data, spec)
     if head.startswith(b"EFS"):
-        return from_token(path.read_text().strip(), spec)
+        return from_token(text.strip(), spec)
     if not chip_name:
         raise InputError(f"{spec}: an espefuse efuse file needs `--chip`")
-    return from_efuse_file(path, load_chip(chip_name))
+    return from_efuse_file(path, load_chip(chip_name), raw)
 
 
 def _full(chip: ChipDef, block: int) -> int:
