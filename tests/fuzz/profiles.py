@@ -3,7 +3,8 @@
 `make test` must stay fast and reproducible, so by default every property runs a fixed
 (derandomized) set of a few examples. `FUSEBOOK_FUZZ=1` (what `make fuzz` sets) selects
 the `fusebook-fuzz` profile instead: random seeds, no deadline, and `FUSEBOOK_FUZZ_SCALE`
-(default 100) times as many examples, so a long run explores what the short one cannot.
+(default 100) times as many examples (properties that name their own long count take
+SCALE percent of it), so a long run explores what the short one cannot.
 """
 
 from __future__ import annotations
@@ -35,5 +36,5 @@ def examples(ci: int, fuzz: int | None = None) -> settings:
     The profile is applied per test rather than loaded globally, so the rest of the suite's
     hypothesis tests keep their own settings whichever profile this run selected.
     """
-    n = (fuzz if fuzz is not None else ci * SCALE) if FUZZ else ci
+    n = ((fuzz * SCALE // 100 if fuzz is not None else ci * SCALE) or 1) if FUZZ else ci
     return settings(settings.get_profile(PROFILE), max_examples=n)
