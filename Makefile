@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean bench schema chipdata
+.PHONY: demo test fuzz venv clean bench schema chipdata
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 tests
+
+# The property tests with the long hypothesis profile (docs/safety-fuzz.md): random seeds,
+# FUSEBOOK_FUZZ_SCALE (default 100) times the examples `make test` runs.
+fuzz: $(STAMP)
+	FUSEBOOK_FUZZ=1 $(PY) -m pytest -p no:cacheprovider --hypothesis-show-statistics tests/fuzz
 
 bench: $(STAMP)
 	$(PY) benchmarks/batch.py

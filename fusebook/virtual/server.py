@@ -154,6 +154,12 @@ class RomResponder:
         self.silent = False
         self.others: dict[int, int] = {}
         regs = chip.registers
+        #: What software cannot write: the blocks' read registers and the error registers. Only
+        #: a program command changes them; a WRITE_REG there is ignored, as the silicon ignores it.
+        self._read_only = frozenset(
+            {b.read_addr + 4 * i for b in chip.blocks for i in range(b.words)}
+            | {regs[name] for name in chip.error_registers}
+        )
         if chip.family == "esp32":
             self._cmd_reg = regs["EFUSE_REG_CMD"]
             self._read_cmd = chip.constants["EFUSE_CMD_READ"]
@@ -204,8 +210,12 @@ class RomResponder:
             return (self.facts.virtual_crystal_mhz << fix.params["shift"]) & fix.params["mask"]
         return self.bus.read(addr) & 0xFFFFFFFF
 
+    def accessible(self, addr: int) -> bool:
+        """False for an unaligned address in the eFuse window: the controller's registers are words."""
+        return not (self.owns(addr) and addr % 4)
+
     def write_register(self, entry: proto.RegisterWrite) -> None:
-        if entry.mask == 0:
+        if entry.mask == 0 or entry.addr in self._read_only:
             pass
         elif self.owns(entry.addr):
             value = entry.value
@@ -280,12 +290,16 @@ class RomResponder:
             if len(request.data) != 4:
                 return [_reject(op)]
             (addr,) = struct.unpack("<I", request.data)
+            if not self.accessible(addr):
+                return [_failed(op)]
             return [Response(op, self.read_register(addr), proto.ok_status())]
         if op == Command.WRITE_REG:
             try:
                 entries = proto.parse_write_reg(request.data)
             except proto.ProtocolError:
                 return [_reject(op)]
+            if not all(self.accessible(e.addr) for e in entries):
+                return [_failed(op)]  # nothing written: the ROM checks the request first
             for entry in entries:
                 self.write_register(entry)
             return [Response(op, 0, proto.ok_status())]
@@ -301,12 +315,16 @@ class RomResponder:
                 return [_reject(op)]
             return [Response(op, 0, self.security_info().pack() + proto.ok_status())]
         if op in _NOT_EMULATED:
-            return [Response(op, 0, proto.fail_status(proto.ERROR_FAILED_TO_ACT))]
+            return [_failed(op)]
         return [_reject(op)]
 
 
 def _reject(op: int) -> Response:
     return Response(op, 0, proto.fail_status(proto.ERROR_INVALID_MESSAGE))
+
+
+def _failed(op: int) -> Response:
+    return Response(op, 0, proto.fail_status(proto.ERROR_FAILED_TO_ACT))
 
 
 def serve_stream(

@@ -217,3 +217,35 @@ def test_run_server_refuses_a_public_address() -> None:
     code = "from fusebook.virtual.server import run_server; run_server('esp32c3', '0.0.0.0:0')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "loopback" in result.stderr
+
+
+def test_writes_to_read_registers_over_the_wire_change_no_efuse() -> None:
+    """Only a program command changes the eFuses; a WRITE_REG to a read register is ignored.
+
+    Found by tests/fuzz: a WRITE_REG of 0 over BLOCK0's read registers cleared burned bits
+    (a 1 -> 0 change no chip can make), and a later command write saved that to the file.
+    """
+    chip = load_chip("esp32")
+    bus = VirtualChip(chip)
+    _set_field(bus, "JTAG_DISABLE")
+    before = bus.image().blocks
+    responder = RomResponder(bus, chip)
+    responder.boot()
+    blk0 = chip.blocks[0]
+    error_reg = chip.registers[chip.error_registers[0]]
+    entries = [proto.RegisterWrite(blk0.read_addr + 4 * i, 0) for i in range(blk0.words)]
+    entries.append(proto.RegisterWrite(error_reg, 0xFFFFFFFF))
+    assert responder.handle(proto.write_reg(*entries)).pop().data[:2] == b"\0\0"
+    assert bus.image().blocks == before and bus.read(error_reg) == 0
+
+
+def test_unaligned_efuse_register_access_is_refused_and_the_window_keeps_its_size() -> None:
+    """Found by tests/fuzz: a write to the window's last bytes grew the register file."""
+    chip = load_chip("esp32c3")
+    bus = VirtualChip(chip)
+    responder = RomResponder(bus, chip)
+    responder.boot()
+    last = chip.base + chip.mem_size - 1
+    assert responder.handle(proto.write_reg(proto.RegisterWrite(last, 0xFFFFFFFF))).pop().data[0] == 1
+    assert responder.handle(proto.read_reg(chip.base + 2)).pop().data[0] == 1
+    assert len(bus.mem) == chip.mem_size
