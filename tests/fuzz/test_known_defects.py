@@ -1,8 +1,7 @@
-"""Minimal reproducers of defects the property tests found in code owned elsewhere.
+"""Minimal reproducers of defects the property tests found, kept as regression tests.
 
-Each is a strict xfail: it fails today, and the day a fix lands it passes, the strict
-marker turns that into a failure, and the entry comes out of here (and out of the
-property tests' KNOWN_DEFECTS) with the fix.
+A defect found and not yet fixed is added here as a strict xfail (and to the property
+tests' KNOWN_DEFECTS, so the search goes on past it); its fix removes both markers.
 """
 
 from __future__ import annotations
@@ -26,16 +25,12 @@ def _recipe_with_binary_custom_table(tmp_path: Path) -> Path:
     return recipe
 
 
-@pytest.mark.xfail(strict=True, reason="a custom eFuse table that is not UTF-8 escapes as "
-                   "UnicodeDecodeError from api.read_extension (load_recipe), not an InputError")
 def test_a_custom_table_that_is_not_utf8_is_exit_2_from_load_recipe(tmp_path: Path) -> None:
     with pytest.raises(FusebookError) as e:
         api.load_recipe(_recipe_with_binary_custom_table(tmp_path))
     assert e.value.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="`fusebook validate` reads the custom table in "
-                   "recipe/validate.py:_extended and reports UnicodeDecodeError as an internal error")
 def test_a_custom_table_that_is_not_utf8_is_exit_2_from_validate(tmp_path: Path) -> None:
     recipe = _recipe_with_binary_custom_table(tmp_path)
     run = subprocess.run([sys.executable, "-m", "fusebook", "validate", str(recipe)], capture_output=True,

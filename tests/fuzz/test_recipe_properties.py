@@ -326,10 +326,7 @@ def recipe_dir(files: dict[str, bytes]) -> Iterator[Path]:
 #: (exception type, fusebook function it escapes from). Each has a strict-xfail reproducer in
 #: test_known_defects.py; an example hitting one is rejected here so the search goes on
 #: for the next class instead of stopping at the known one. Remove an entry with its fix.
-KNOWN_DEFECTS: tuple[tuple[type[BaseException], str], ...] = (
-    (UnicodeDecodeError, "_extended"),  # validate: a custom eFuse table that is not UTF-8
-    (UnicodeDecodeError, "read_extension"),  # load_recipe: the same
-)
+KNOWN_DEFECTS: tuple[tuple[type[BaseException], str], ...] = ()
 
 
 def known_defect(e: BaseException) -> str | None:
