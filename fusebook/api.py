@@ -204,16 +204,19 @@ def _planned_secret_bits(chip: ChipDef, compiled: Compiled) -> dict[int, int]:
     for r in compiled.requests:
         if r.secret and r.name not in digests:
             bits[r.block] = bits.get(r.block, 0) | r.mask
-    for name in compiled.key_fingerprints:
-        if name in digests:
-            continue
+    _add_named_bits(chip, bits, [n for n in compiled.key_fingerprints if n not in digests])
+    return bits
+
+
+def _add_named_bits(chip: ChipDef, bits: dict[int, int], names: Iterable[str]) -> None:
+    """Add to `bits` all of each named block, or each named field's own bits."""
+    for name in names:
         if chip.has_block(name):
             b = chip.block(name)
             bits[b.id] = (1 << (32 * b.words)) - 1
         elif chip.has_field(name):
             f = chip.field(name)
             bits[f.block] = bits.get(f.block, 0) | f.mask
-    return bits
 
 
 def _has_secrets(loaded: LoadedRecipe) -> bool:
@@ -601,13 +604,7 @@ def _saved_secret_bits(chip: ChipDef, body: Mapping[str, Any]) -> dict[int, int]
     for w in body.get("writes") or []:
         if w.get("redacted") and int(w.get("block", 0)) != 0:
             names.append(chip.blocks[int(w["block"])].name)
-    for name in names:
-        if chip.has_block(name):
-            b = chip.block(name)
-            bits[b.id] = (1 << (32 * b.words)) - 1
-        elif chip.has_field(name):
-            f = chip.field(name)
-            bits[f.block] = bits.get(f.block, 0) | f.mask
+    _add_named_bits(chip, bits, names)
     return bits
 
 

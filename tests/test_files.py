@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -42,12 +40,9 @@ def _alarm() -> Iterator[None]:
 
 
 @pytest.fixture
-def d() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def d(short_tmp_dir: Path) -> Path:
+    """A directory short enough to hold a Unix socket's path."""
+    return short_tmp_dir
 
 
 def _special(d: Path, kind: str, keep: list[socket.socket]) -> Path:

@@ -12,13 +12,10 @@ import hashlib
 import json
 import os
 import resource
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +64,9 @@ FRAGMENT = "steps:\n  - burn_efuse: {DIS_USB_JTAG: 1}\n"
 
 
 @pytest.fixture
-def case() -> Iterator[Path]:
-    """A recipe directory short enough to hold a Unix socket's path."""
-    d = Path(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def case(short_tmp_dir: Path) -> Path:
+    """A directory short enough to hold a Unix socket's path."""
+    return short_tmp_dir
 
 
 def _recipe(d: Path, table: bool = False) -> Path:
