@@ -6,7 +6,6 @@ An alarm turns a read that blocks (a FIFO) into a failure instead of a stalled t
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from fusebook.errors import InputError
 from fusebook.files import read_bounded
 from fusebook.keys.files import read_key_file
 from fusebook.snapshot.formats import load_snapshot
+from tests.special_files import make_special
 
 
 class _Hung(Exception):
@@ -46,20 +46,7 @@ def d(short_tmp_dir: Path) -> Path:
 
 
 def _special(d: Path, kind: str, keep: list[socket.socket]) -> Path:
-    path = d / "f"
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "dev-zero":
-        return Path("/dev/zero")
-    elif kind == "dev-zero-link":
-        path.symlink_to("/dev/zero")
-    elif kind == "directory":
-        path.mkdir()
-    else:
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(str(path))
-        keep.append(s)
-    return path
+    return make_special(d / "f", kind, keep)
 
 
 KINDS = ("fifo", "dev-zero", "dev-zero-link", "directory", "socket")
