@@ -125,13 +125,18 @@ class _Template(_Node):
         self.check = check
 
     def __call__(self, run: _Run, scope: _Scope) -> Any:
-        value = self.compiled.evaluate(run.names(scope))
+        names = run.names(scope)
+        value = self.compiled.evaluate(names)
         if self.check is None:
             return value
         try:
             return self.check(value)
         except ValueKindError as e:
-            raise InputError(f"`{self.compiled.source.strip()}`: {e}", location=self.compiled.origin) from None
+            # `{{ index }}` with no --index renders as none: say what is missing, not only its type
+            hint = ("this template uses `index`: give the unit's --index N"
+                    if value is None and self.compiled.needs_index(names) else None)
+            raise InputError(f"`{self.compiled.source.strip()}`: {e}", location=self.compiled.origin,
+                             hint=hint) from None
 
 
 class _List(_Node):

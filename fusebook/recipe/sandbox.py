@@ -414,14 +414,14 @@ class CompiledString:
             raise self._located(e) from None
         except UndefinedError as e:
             error = self._error(str(e))
-            if self._needs_index(names):
+            if self.needs_index(names):
                 error.hint = "this template uses `index`: give the unit's --index N"
             raise error from None
         except SecurityError as e:
             raise self._error(f"not allowed in recipes: {e}") from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError,
                 AttributeError) as e:
-            if self._needs_index(names):
+            if self.needs_index(names):
                 raise InputError(f"this recipe uses `index` in `{self._short()}`, and no index was given",
                                  location=self.origin, hint="pass the unit's --index N") from None
             raise self._error(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
@@ -430,7 +430,7 @@ class CompiledString:
         finally:
             _budget.reset(token)
 
-    def _needs_index(self, names: dict[str, Any]) -> bool:
+    def needs_index(self, names: dict[str, Any]) -> bool:
         """Whether a failure may come from `index` being none: it is used and was not given."""
         return names.get("index") is None and any(
             isinstance(n, nodes.Name) and n.name == "index"

@@ -24,6 +24,7 @@ import pytest
 from fusebook.ledger import Ledger
 from fusebook.plan.model import plan_digest
 from tests.ledger.units import unit
+from tests.special_files import make_special
 
 from .conftest import ROOT, Run
 
@@ -83,18 +84,7 @@ KINDS = ("fifo", "dev-zero-link", "directory", "socket")
 
 def _special(path: Path, kind: str, keep: list[socket.socket]) -> None:
     """Put a file that is not a regular file at `path`."""
-    if path.exists() or path.is_symlink():
-        path.unlink()
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "dev-zero-link":
-        path.symlink_to("/dev/zero")
-    elif kind == "directory":
-        path.mkdir()
-    else:
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(str(path))
-        keep.append(s)
+    make_special(path, kind, keep)
 
 
 def _efuse(d: Path) -> tuple[Path, str]:
@@ -249,13 +239,14 @@ def test_a_non_ascii_number_from_set_is_refused(case: Path) -> None:
     clean(fb("plan", recipe, "--snapshot", "blank", "--chip", "esp32c3", "--set", "n=1", cwd=case), 0)
 
 
-def test_index_without_index_says_to_pass_it(case: Path) -> None:
+@pytest.mark.parametrize("template", ["{{ index + 1 }}", "{{ index }}"])
+def test_index_without_index_says_to_pass_it(case: Path, template: str) -> None:
     recipe = _recipe(case)
-    recipe.write_text(recipe.read_text().replace('"{{ inputs.data.bits }}"', '"{{ index + 1 }}"'))
+    recipe.write_text(recipe.read_text().replace('"{{ inputs.data.bits }}"', f'"{template}"'))
     r = fb("plan", recipe, "--snapshot", "blank", "--chip", "esp32c3", cwd=case)
     clean(r)
     assert "--index" in r.err and "TypeError" not in r.err
-    clean(fb("plan", recipe, "--snapshot", "blank", "--chip", "esp32c3", "--index", "0", cwd=case), 0)
+    clean(fb("plan", recipe, "--snapshot", "blank", "--chip", "esp32c3", "--index", "1", cwd=case), 0)
 
 
 def _saved(case: Path) -> tuple[Path, Path, str, dict[str, Any]]:
