@@ -7,9 +7,9 @@ the case). Cases are built from each chip's facts: BLOCK0 fields, the custom MAC
 user data with and without an offset, single bits, every key purpose the chip accepts
 (two-block purposes included), read/write protection and the flash voltage.
 
-ECDSA purposes take a PEM private key in espefuse; fusebook's core takes the raw
-scalar (the recipe layer converts PEMs). A step may therefore carry `_pem`: espefuse
-gets the PEM, fusebook the raw bytes in `data`.
+ECDSA purposes take a PEM private key. A step may therefore carry `_pem`: espefuse gets
+the PEM, and fusebook's recipe (tests/api_burn.py) a key file holding it, in place of
+the raw scalar in `data`.
 """
 
 from __future__ import annotations
@@ -117,19 +117,6 @@ def _espefuse_step(chip: ChipDef, e: Any, kind: str, args: Any) -> None:
                    no_read_protect=not args.get("read_protect", True))
     else:  # pragma: no cover - a case-table typo
         raise AssertionError(kind)
-
-
-def fusebook_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps as fusebook's core takes them (without espefuse-only `_pem`)."""
-    out = []
-    for step in steps:
-        clean = {}
-        for kind, args in step.items():
-            if isinstance(args, dict):
-                args = {k: v for k, v in args.items() if not k.startswith("_")}
-            clean[kind] = args
-        out.append(clean)
-    return out
 
 
 # -- case building ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The same burn through espefuse's virtual controller and through fusebook's core path
-(planner + driver + virtual chip): every block must come out identical, and each tool
-must read the other's file to the same field values."""
+"""The same burn through espefuse's virtual controller and through fusebook's public API
+(a recipe file, load_recipe, connect, apply): every block must come out identical, and
+each tool must read the other's file to the same field values."""
 
 from __future__ import annotations
 
@@ -9,35 +9,19 @@ from pathlib import Path
 import pytest
 
 from fusebook.chips.loader import load_chip
-from fusebook.commit import commit
-from fusebook.drivers.controller import controller_for
 from fusebook.efuse.view import ImageValues
-from fusebook.plan.operations import Operation, compile_operations
-from fusebook.plan.planner import build_plan
 from fusebook.snapshot.formats import from_efuse_file
-from fusebook.virtual.chip import VirtualChip
 
+from ..api_burn import burn_steps, same_start
 from .cases import CASES, Case
 from .espefuse_oracle import espefuse_blocks, espefuse_burn, espefuse_fields
-
-
-def ops_of(steps: list[dict]) -> list[Operation]:
-    return [Operation(kind, args) for step in steps for kind, args in step.items()]
-
-
-def fusebook_burn(chip_name: str, steps: list[dict], path: Path):
-    chip = load_chip(chip_name)
-    ctl = controller_for(VirtualChip(chip, path), chip)
-    image = ctl.read_image()
-    plan = build_plan(chip, image, compile_operations(chip, image, ops_of(steps)))
-    commit(plan, ctl)
-    return plan
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_same_blocks_as_espefuse(case: Case, tmp_path: Path) -> None:
     ours, theirs = tmp_path / "fusebook.bin", tmp_path / "espefuse.bin"
-    plan = fusebook_burn(case.chip, case.steps, ours)
+    same_start(case.chip, ours, theirs)
+    plan = burn_steps(case.chip, case.steps, ours)
     assert plan.writes, "the case must burn something"
     espefuse_burn(case.chip, theirs, case.espefuse)
     assert espefuse_blocks(case.chip, ours) == espefuse_blocks(case.chip, theirs)
@@ -70,8 +54,8 @@ def test_each_tool_reads_the_others_file(case: Case, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_reapply_burns_nothing(case: Case, tmp_path: Path) -> None:
     path = tmp_path / "chip.bin"
-    fusebook_burn(case.chip, case.steps, path)
+    burn_steps(case.chip, case.steps, path)
     before = path.read_bytes()
-    again = fusebook_burn(case.chip, case.steps, path)
+    again = burn_steps(case.chip, case.steps, path)
     assert again.writes == ()
     assert path.read_bytes() == before

@@ -42,16 +42,3 @@ def run():
     return fusebook
 
 
-def same_start(chip: str, ours: Path, theirs: Path) -> None:
-    """Both sides start from one new virtual chip: fusebook's, with its factory MAC.
-
-    A new virtual chip has a factory MAC of its own; espefuse's starts all-zero. Comparing
-    burns means starting both from the same file.
-    """
-    import shutil
-
-    from fusebook.chips.loader import load_chip
-    from fusebook.virtual.chip import open_virtual
-
-    open_virtual(load_chip(chip), ours).save()
-    shutil.copyfile(ours, theirs)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from ..api_burn import same_start
 from ..differential.cases import CASES, Case
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_burn
-from .conftest import fusebook, same_start
+from .conftest import fusebook
 
 
 def write_recipe(path: Path, case: Case) -> Path:

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from fusebook.chips.loader import chip_names
 
+from ..api_burn import same_start
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_burn
-from .conftest import fusebook, same_start
+from .conftest import fusebook
 
 
 @pytest.mark.parametrize("chip", chip_names())

@@ -1,5 +1,6 @@
-"""Key files all the way to the chip: fusebook's key code feeding the planner and the virtual
-chip must leave the same blocks as `espefuse burn-key-digest` / `burn-key` given the same PEM."""
+"""Key files all the way to the chip: a recipe naming a PEM file, applied through
+`fusebook.api`, must leave the same blocks as `espefuse burn-key-digest` / `burn-key`
+given the same PEM. fusebook computes the digest and splits ECDSA keys itself, as users run it."""
 
 from __future__ import annotations
 
@@ -13,16 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from espefuse import init_commands
 
-from fusebook.chips.loader import load_chip
-from fusebook.commit import commit
-from fusebook.drivers.controller import controller_for
-from fusebook.keys.digest import secure_boot_v2_digest
-from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
-from fusebook.plan.operations import Operation, compile_operations
-from fusebook.plan.planner import build_plan
-from fusebook.secret import Secret
-from fusebook.virtual.chip import VirtualChip
-
+from ..api_burn import apply_recipe, write_recipe
 from .conftest import CURVES, private_pem, public_pem
 
 
@@ -40,21 +32,17 @@ def espefuse_blocks_after(chip: str, path: Path, action: Callable[[Any], None]) 
             ]
 
 
-def fusebook_burn(chip_name: str, path: Path, kind: str, args: dict[str, Any]) -> None:
-    """Plan and commit one step on a virtual chip, with the table for its revision (as a session does)."""
-    bus = VirtualChip(load_chip(chip_name), path)
-    revision = controller_for(bus, load_chip(chip_name)).read_image().revision
-    chip = load_chip(chip_name, revision)
-    ctl = controller_for(bus, chip)
-    image = ctl.read_image()
-    commit(build_plan(chip, image, compile_operations(chip, image, [Operation(kind, args)])), ctl)
-
-
-def both(tmp_path: Path, chip: str, kind: str, args: dict[str, Any], action: Callable[[Any], None]) -> None:
-    ours = tmp_path / "fusebook.bin"
-    fusebook_burn(chip, ours, kind, args)
+def both(tmp_path: Path, chip: str, kind: str, args: dict[str, Any], pem: bytes,
+         action: Callable[[Any], None]) -> None:
+    """`kind` with `args` and `file: key.pem` in a recipe through the API, and `action` in espefuse."""
+    ours, theirs = tmp_path / "fusebook.bin", tmp_path / "espefuse.bin"
+    (tmp_path / "key.pem").write_bytes(pem)
+    espefuse_blocks_after(chip, theirs, lambda cmds: None)  # espefuse's new blank chip, for both
+    ours.write_bytes(theirs.read_bytes())
+    outcome = apply_recipe(write_recipe(tmp_path, chip, [{kind: {**args, "file": "key.pem"}}]), chip, ours)
+    assert outcome.burned
     noop: Callable[[Any], None] = lambda cmds: None  # noqa: E731
-    assert espefuse_blocks_after(chip, ours, noop) == espefuse_blocks_after(chip, tmp_path / "espefuse.bin", action)
+    assert espefuse_blocks_after(chip, ours, noop) == espefuse_blocks_after(chip, theirs, action)
 
 
 @pytest.mark.parametrize("chip,which", [("esp32s3", "rsa"), ("esp32c5", "P-384"), ("esp32c6", "P-192")])
@@ -63,8 +51,7 @@ def test_secure_boot_digest_burns_like_espefuse(
 ) -> None:
     pem = public_pem(rsa_key if which == "rsa" else ec_keys[which])
     both(
-        tmp_path, chip, "burn_key_digest",
-        {"block": "BLOCK_KEY1", "purpose": "SECURE_BOOT_DIGEST0", "digest": secure_boot_v2_digest(pem)},
+        tmp_path, chip, "burn_key_digest", {"block": "BLOCK_KEY1", "purpose": "SECURE_BOOT_DIGEST0"}, pem,
         lambda cmds: cmds.burn_key_digest(["BLOCK_KEY1"], [io.BytesIO(pem)], ["SECURE_BOOT_DIGEST0"]),
     )
 
@@ -72,8 +59,7 @@ def test_secure_boot_digest_burns_like_espefuse(
 def test_esp32c2_burns_the_first_half_of_the_digest_like_espefuse(tmp_path: Path, ec_keys: dict) -> None:
     pem = public_pem(ec_keys["P-256"])
     both(
-        tmp_path, "esp32c2", "burn_key_digest",
-        {"block": "BLOCK_KEY0", "purpose": "SECURE_BOOT_DIGEST", "digest": secure_boot_v2_digest(pem)},
+        tmp_path, "esp32c2", "burn_key_digest", {"block": "BLOCK_KEY0", "purpose": "SECURE_BOOT_DIGEST"}, pem,
         lambda cmds: cmds.burn_key_digest(io.BytesIO(pem)),
     )
 
@@ -85,10 +71,8 @@ def test_esp32c2_burns_the_first_half_of_the_digest_like_espefuse(tmp_path: Path
 def test_ecdsa_key_burns_like_espefuse(tmp_path: Path, chip: str, curve: str, purpose: str) -> None:
     key = ec.generate_private_key(CURVES[curve])
     pem = private_pem(key)
-    blocks = ecdsa_key_block_data(ecdsa_private_key_bytes(pem), purpose)
-    data = Secret(b"".join(b.data.reveal() for b in blocks))
     both(
-        tmp_path, chip, "burn_key", {"block": "BLOCK_KEY2", "purpose": purpose, "data": data},
+        tmp_path, chip, "burn_key", {"block": "BLOCK_KEY2", "purpose": purpose}, pem,
         lambda cmds: cmds.burn_key(["BLOCK_KEY2"], [io.BytesIO(pem)], [purpose]),
     )
 
@@ -100,4 +84,4 @@ def test_esp32_burns_the_digest_into_block2_like_espefuse(tmp_path: Path, rsa_ke
         cmds.esp.get_chip_revision = lambda: 300  # espefuse's virtual ESP32 is v0.0; SBv2 needs v3.0
         cmds.burn_key_digest(io.BytesIO(pem))
 
-    both(tmp_path, "esp32", "burn_key_digest", {"digest": secure_boot_v2_digest(pem)}, espefuse)
+    both(tmp_path, "esp32", "burn_key_digest", {"block": "BLOCK2"}, pem, espefuse)
