@@ -60,8 +60,11 @@ __all__ = [
     "load_chip",
     "load_recipe",
     "load_snapshot",
+    "new_recipe",
     "plan",
     "snapshot_json",
+    "starter_chips",
+    "starter_kinds",
 ]
 
 
@@ -726,3 +729,26 @@ def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
             yield i, plan(loaded, image, i)
         except FusebookError as e:
             yield i, e
+
+
+# -- starters ------------------------------------------------------------------------
+def starter_kinds() -> tuple[str, ...]:
+    """The templates `new_recipe` knows (production, flash-encryption, ...)."""
+    from fusebook.starters import KINDS
+
+    return KINDS
+
+
+def starter_chips(kind: str) -> list[str]:
+    """The chips the `kind` template fits (it asks each chip's data what it has)."""
+    from fusebook.starters import supported_chips
+
+    return supported_chips(kind)
+
+
+def new_recipe(kind: str, chip: str) -> str:
+    """A commented starter recipe of `kind` for `chip` (`fusebook new`); it validates and
+    plans on a blank chip once its key and data files exist. InputError if it does not fit."""
+    from fusebook.starters import render_starter
+
+    return render_starter(kind, load_chip(chip))

@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
 
+    s = sub.add_parser("new", parents=[common], help="write a commented starter recipe for a chip")
+    s.add_argument("--template", "-t", choices=api.starter_kinds(), help="the kind of burn")
+    s.add_argument("--chip", "-c", help="the chip the recipe is for")
+    s.add_argument("-o", "--output", type=Path, help="write the recipe here (default: standard output)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing -o file")
+    s.add_argument("--list", action="store_true", help="list the templates and the chips each fits")
+
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
     s.add_argument("--chip", "-c", required=True)
     s.add_argument("--listen", default="127.0.0.1:5555")
@@ -298,6 +305,30 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from fusebook.recipe.schema import recipe_json_schema
 
     sys.stdout.write(json.dumps(recipe_json_schema(), indent=2, sort_keys=True) + "\n")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, out: Out) -> int:
+    if args.list:
+        kinds = {kind: api.starter_chips(kind) for kind in api.starter_kinds()}
+        out.emit({"templates": kinds},
+                 lambda: "\n".join(f"{kind}: {', '.join(chips)}" for kind, chips in kinds.items()))
+        return EXIT_OK
+    if not args.template or not args.chip:
+        raise UsageError("`fusebook new` needs --template and --chip",
+                         hint="e.g. fusebook new --chip esp32c3 --template flash-encryption -o fe.yaml; "
+                              "`fusebook new --list` shows what fits which chip")
+    text = api.new_recipe(args.template, args.chip)
+    if args.output is None:
+        out.emit({"template": args.template, "chip": args.chip, "recipe": text}, text)
+        return EXIT_OK
+    if args.output.exists() and not args.force:
+        raise UsageError(f"{args.output} exists; fusebook new does not overwrite a recipe",
+                         hint="pass --force to overwrite it, or another -o path")
+    _write_output(args.output, text)
+    out.emit({"template": args.template, "chip": args.chip, "output": str(args.output)},
+             f"wrote {args.output}: read its comments for the key and data files it needs, "
+             f"then `fusebook plan {args.output} --snapshot blank --chip {args.chip}`")
     return EXIT_OK
 
 
@@ -558,6 +589,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "check-error": cmd_check_error,
     "snapshot": cmd_snapshot,
     "schema": cmd_schema,
+    "new": cmd_new,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
