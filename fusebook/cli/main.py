@@ -104,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
     s.add_argument("recipe", type=Path)
-    s.add_argument("--indices", required=True, help="e.g. 1-10000 or 1-10,20")
-    s.add_argument("--snapshot", "-s", default="blank")
-    s.add_argument("--chip", "-c", default=None)
+    s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (needed when the recipe uses `index`)")
+    s.add_argument("--snapshot", "-s", default="blank",
+                   help="the chip state to plan against (default: a blank chip of each chip the recipe lists)")
+    s.add_argument("--chip", "-c", default=None, help="check for this chip only")
     s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")

@@ -232,6 +232,11 @@ class CompiledRecipe:
     require: tuple[CompiledAssertion, ...]
     ensure: tuple[CompiledAssertion, ...]
 
+    def uses_index(self) -> bool:
+        """Whether any template, condition, var or assertion reads `index`: a recipe that
+        does not is the same for every unit, so a batch check plans it once."""
+        return any(s.needs_index({}) for s in self.strings())
+
     def strings(self) -> Iterator[CompiledString]:
         """Every compiled template and expression (for static checks)."""
         seen: set[int] = set()

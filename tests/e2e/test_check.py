@@ -46,7 +46,11 @@ def test_all_failures_and_duplicates_are_reported(tmp_path: Path) -> None:
     failing = {tc.get("name") for tc in suite.iter("testcase") if tc.find("failure") is not None}
     assert {"index 50", "index 7", "index 120", "index 33", "index 34"} <= failing
     text = fusebook("check", recipe, "--indices", "1-300")
-    assert "index 50: " in text.out and "duplicate CUSTOM_MAC" in text.out
+    # the same failure at six indices is one line with their ranges
+    assert "index 50, 100, 150, 200, 250, 300 (6 units): " in text.out
+    assert text.out.count("error:") == 1 and "duplicate CUSTOM_MAC" in text.out
+    assert "at indices 7, 120" in text.out and "at indices 33-34" in text.out
+    assert [f["indices"] for f in body["folded"]] == [[50, 100, 150, 200, 250, 300]]
 
 
 def test_duplicates_alone_exit_3_and_a_clean_batch_exits_0(tmp_path: Path) -> None:
@@ -61,3 +65,61 @@ def test_bad_index_ranges_are_usage_errors(tmp_path: Path) -> None:
     recipe = batch(tmp_path, 10, {})
     for spec in ("5-1", "a-b", ""):
         assert fusebook("check", recipe, "--indices", spec).code == 2
+
+
+MULTI = """\
+fusebook: 1
+name: multi
+chip: [esp32c3, esp32s3, esp32]
+steps:
+  - burn_efuse: {DIS_USB_JTAG: 1}
+"""
+
+
+def test_a_multi_chip_recipe_is_checked_on_each_chip_once_without_indices(tmp_path: Path) -> None:
+    recipe = tmp_path / "multi.yaml"
+    recipe.write_text(MULTI)
+    junit = tmp_path / "junit.xml"
+    r = fusebook("check", recipe, "--format", "json", "--junit", junit)
+    # ESP32 has no DIS_USB_JTAG: one failure, on that chip only
+    assert r.code == 2, r.err
+    assert r.json["chips"] == ["esp32c3", "esp32s3", "esp32"]
+    assert r.json["total"] == 3 and r.json["planned"] == 2
+    assert [(f["chip"], f["index"]) for f in r.json["failures"]] == [("esp32", None)]
+    names = {tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase")}
+    assert names == {"esp32c3 recipe", "esp32s3 recipe", "esp32 recipe"}
+    text = fusebook("check", recipe)
+    assert "esp32 the recipe: " in text.out and "planned once" in text.out
+    one = fusebook("check", recipe, "--chip", "esp32s3", "--format", "json")
+    assert one.code == 0 and one.json["chips"] == ["esp32s3"]
+
+
+def test_a_recipe_using_index_needs_indices(tmp_path: Path) -> None:
+    recipe = batch(tmp_path, 3, {})
+    r = fusebook("check", recipe)
+    assert r.code == 2 and "--indices" in r.err and "Traceback" not in r.err
+
+
+def test_a_private_key_is_parsed_once_for_the_whole_batch(tmp_path: Path, monkeypatch) -> None:
+    """A private RSA PEM costs a tenth of a second to parse; a batch must not pay it per index."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from fusebook import api
+    from fusebook.keys import digest
+
+    key = rsa.generate_private_key(65537, 3072)
+    (tmp_path / "sb.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "r.yaml").write_text(
+        "fusebook: 1\nname: sb\nchip: esp32c3\nsteps:\n"
+        "  - burn_key_digest: {block: BLOCK_KEY1, purpose: SECURE_BOOT_DIGEST0, file: sb.pem}\n"
+        "  - burn_efuse: {SECURE_VERSION: \"{{ index }}\"}\n")
+    calls = []
+    real = digest.signature_block_key
+    monkeypatch.setattr(digest, "signature_block_key", lambda *a, **k: calls.append(1) or real(*a, **k))
+    loaded = api.load_recipe(tmp_path / "r.yaml")
+    results = list(api.iter_plans(loaded, api.load_snapshot("blank", "esp32c3"), range(1, 41)))
+    assert all(not isinstance(r, Exception) for _, r in results), results[0]
+    assert len({r.plan.key_fingerprints["BLOCK_KEY1"] for _, r in results}) == 1
+    assert len(calls) == 1
