@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz venv clean bench schema chipdata
+.PHONY: demo test fuzz venv clean bench schema chipdata chipdocs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ schema: $(STAMP)
 
 chipdata: $(STAMP)
 	$(PY) tools/gen_chip_data.py
+
+# docs/chips/<chip>.md from the chip data (a test checks they are current).
+chipdocs: $(STAMP)
+	$(PY) tools/gen_chip_docs.py
 
 clean:
 	rm -rf $(VENV) demo-out

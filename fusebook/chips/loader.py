@@ -50,6 +50,11 @@ def _variants(chip: str) -> list[str]:
     return sorted(p.stem for p in DATA_DIR.glob(f"{chip}_v*.yaml"))
 
 
+def revision_tables(chip: str) -> tuple[ChipDef, ...]:
+    """The chip's revision-specific tables (beside its default one), oldest first."""
+    return tuple(_build(stem) for stem in _variants(chip))
+
+
 def table_stem(chip: str, revision: int | None) -> str:
     """The data file to use for `chip` at `revision` (major*100+minor); None: the default."""
     if revision is not None:
