@@ -117,16 +117,36 @@ def _check_size(
     wanted = " or ".join(f"{n} bytes ({n * 8} bits)" for n in sorted(sizes)) or "key bytes"
     if not key:
         raise InputError(f"{name} is empty; it must hold {wanted}", location=location)
-    hint = f"a raw key file holds exactly the key: {wanted}, e.g. from `espsecure generate-flash-encryption-key`"
-    if format != "hex" and _is_hex_text(raw) and len(_strip(raw)) // 2 in sizes:
-        hint = "the file looks like hex text: set `format: hex` on the input, or convert it with `xxd -r -p`"
-    elif raw.endswith(b"\n") and len(raw.rstrip(b"\r\n")) in sizes:
-        hint = "the file ends with a line break after the key; a raw key file holds only the key bytes"
+    hint = size_hint(raw, sizes, hex_given=format == "hex")
     raise InputError(
         f"{name} is {len(key)} bytes; it must hold {wanted} of {'hex' if format == 'hex' else 'raw binary'} key data",
         location=location,
         hint=hint,
     )
+
+
+def size_hint(raw: bytes, sizes: Collection[int], *, hex_given: bool = False) -> str:
+    """What a key of the wrong size most likely is, in words (never its bytes): hex text
+    read as binary, a line break after the key, a public key PEM where a key belongs."""
+    wanted = " or ".join(f"{n} bytes ({n * 8} bits)" for n in sorted(sizes)) or "the key bytes"
+    if not hex_given and _is_hex_text(raw) and len(_strip(raw)) // 2 in sizes:
+        return ("the file looks like hex text: declare it as an input with `format: hex` and pass "
+                "`data: \"{{ inputs.NAME | hex }}\"`, or convert it with `xxd -r -p KEY.hex KEY.bin`")
+    if raw.endswith(b"\n") and len(raw.rstrip(b"\r\n")) in sizes:
+        return ("the file ends with a line break after the key; a raw key file holds only the key "
+                "bytes (write it with `head -c 32 /dev/urandom > KEY.bin`, not an editor)")
+    if b"PUBLIC KEY-----" in raw:
+        return ("this is a public key PEM: a key block takes the secret key itself; a public key's "
+                "digest goes in with `burn_key_digest`")
+    if b"PRIVATE KEY-----" in raw:
+        return ("this is a private key PEM: only ECDSA purposes take one (the scalar is burned); "
+                "for Secure Boot V2 use `burn_key_digest` with the public key")
+    return f"a raw key file holds exactly the key: {wanted}, e.g. from `espsecure generate-flash-encryption-key`"
+
+
+def hex_key_bytes(raw: bytes, name: str, location: SourceLocation | None) -> bytes:
+    """Hex text (whitespace and a leading 0x ignored) as bytes; the error never shows the text."""
+    return _from_hex(raw, name, location)
 
 
 def _strip(raw: bytes) -> bytes:

@@ -385,7 +385,7 @@ class _Compiler:
             return
         if len(data) != nbytes:
             raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
-                       hint=f"a key file must be {nbytes} bytes ({nbytes * 8} bits) of raw key")
+                       hint=_size_hint(data, nbytes))
         self._one_key(op, blk, purpose, data, args)
 
     def _holding(self, purpose: str) -> BlockDef | None:
@@ -516,7 +516,8 @@ class _Compiler:
         if kp.digest_bytes and len(data) == 32 and nbytes == kp.digest_bytes:
             data = data[: kp.digest_bytes]
         if len(data) != nbytes:
-            raise _err(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+            raise _err(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes",
+                       hint=_size_hint(data, nbytes))
         self._refuse_placeholder(op, args, data, target.name)
         read_protect, write_protect = self._protections(kp, args)
         if self._claim(op, target.name, (kp.name, data, read_protect, write_protect)):
@@ -582,7 +583,8 @@ class _Compiler:
         data = self._data_of(op, args, "burn_key")
         nbytes = self.image.data_bytes(blk)
         if len(data) != nbytes:
-            raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes")
+            raise _err(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
+                       hint=_size_hint(data, nbytes))
         self._refuse_placeholder(op, args, data, blk.name)
         read_protect = bool(args.get("read_protect", name in ("flash_encryption", "secure_boot_v1")))
         write_protect = bool(args.get("write_protect", True))
@@ -733,3 +735,9 @@ def _check_incompatible(chip: ChipDef, image: EfuseImage, compiled: Compiled) ->
                     location=first.origin.location,
                     hint="burn only one of them",
                 )
+
+
+def _size_hint(data: bytes, nbytes: int) -> str:
+    from fusebook.keys.files import size_hint
+
+    return size_hint(data, (nbytes,))

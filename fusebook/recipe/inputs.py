@@ -2,7 +2,8 @@
 
 `inputs:` name files relative to the recipe: JSON and YAML are offered to templates as
 they are, CSV as a list of row mappings (or, with `key:`, a mapping from that column's
-value to the row), binary files as bytes. A secret input never shows in output: binary
+value to the row), binary files as bytes, hex files (`format: hex`, or `.hex`) as the
+bytes their hex digits spell. A secret input never shows in output: binary and hex
 ones become a `Secret`, and every value of a secret table a `SecretValue`.
 
 `--input NAME=PATH` replaces an input's file (PATH relative to the working directory);
@@ -141,15 +142,23 @@ def read_input(path: Path, display: str, spec: InputSpec, fmt: str, declared_at:
         return hit
     raw = read_bounded(path, "input file", limit=MAX_INPUT_BYTES, location=declared_at, display=display)
     value: Any
-    if fmt == "binary":
-        value = Secret(raw) if spec.secret else raw
+    digested = raw
+    if fmt in ("binary", "hex"):
+        data = raw
+        if fmt == "hex":
+            from fusebook.keys.files import hex_key_bytes
+
+            data = hex_key_bytes(raw, f"input file {display}", declared_at)
+            if spec.secret:
+                digested = data  # a key's fingerprint is of its bytes, whatever file holds them
+        value = Secret(data) if spec.secret else data
     elif fmt == "csv":
         value = _csv(raw, display, spec.key, spec.secret, declared_at)
     else:
         value = _json(raw, display) if fmt == "json" else _yaml(raw, display)
         if spec.secret:
             value = wrap_secret_leaves(value)
-    result = (value, _digest(raw, spec.secret))
+    result = (value, _digest(digested, spec.secret))
     _CACHE[cache_key] = result
     return result
 

@@ -49,10 +49,11 @@ RECIPE_NAME = r"^[a-z0-9_-]+$"
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 #: Input formats and the file extensions that imply them.
-INPUT_FORMATS = ("json", "yaml", "csv", "binary")
+INPUT_FORMATS = ("json", "yaml", "csv", "binary", "hex")
 FORMAT_BY_EXTENSION = {
     ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv",
     ".bin": "binary", ".key": "binary", ".der": "binary", ".pem": "binary", ".dat": "binary",
+    ".hex": "hex",
 }
 
 
@@ -117,8 +118,8 @@ class InputSpec(_Strict):
     """A named data file, read once and offered to templates as `inputs.NAME`."""
 
     file: str = Field(description="path relative to the recipe file")
-    format: Literal["json", "yaml", "csv", "binary"] | None = Field(
-        None, description="default: from the file's extension")
+    format: Literal["json", "yaml", "csv", "binary", "hex"] | None = Field(
+        None, description="default: from the file's extension (.hex: hex text read as bytes)")
     key: str | None = Field(
         None, description="CSV only: the column whose value keys each row (as a string)")
     secret: bool = Field(False, description="never print the values; binary inputs become key bytes")
@@ -129,7 +130,7 @@ class InputSpec(_Strict):
         if fmt is None:
             raise PydanticCustomError(
                 "fusebook", "cannot tell the format of '{file}' from its extension; add "
-                "`format: json|yaml|csv|binary`", {"file": self.file})
+                "`format: json|yaml|csv|binary|hex`", {"file": self.file})
         if self.key is not None and fmt != "csv":
             raise PydanticCustomError("fusebook", "`key:` applies to CSV inputs only")
         return self
