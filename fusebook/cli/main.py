@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from fusebook import __version__, api
-from fusebook.cli import render
+from fusebook.cli import render, style
 from fusebook.errors import Aborted, FusebookError, InputError, Stopped
 from fusebook.numbers import integer
 
@@ -490,15 +490,18 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
             sys.stdout.flush()
         return True
 
-    with _stop_on_signals(stop):
+    progress = _BlockProgress(out)
+    with _stop_on_signals(stop), contextlib.ExitStack() as ending:
+        ending.callback(progress.finish)
         try:
             ledger = _ledger(args)
             with _connect(args) as session:
                 if args.recipe.suffix == ".json":
-                    outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger, stop=stop)
+                    outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger, stop=stop,
+                                              on_event=progress)
                 else:
                     outcome = api.apply(_load(args), session, args.index, confirm=confirm, ledger=ledger,
-                                        stop=stop)
+                                        stop=stop, on_event=progress)
         except SignalAbort as e:
             return _ended_early(out, Aborted(f"aborted by {e.signame}: nothing was sent to the chip"),
                                 shown, "aborted")
@@ -508,6 +511,42 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
             return _ended_early(out, e, shown, "partial")
         _apply_done(args, out, outcome, shown)
     return EXIT_OK
+
+
+class _BlockProgress:
+    """`BURN BLOCK_KEY0 (data) [1/2] ... ok` per block write as it happens (text output only).
+
+    The line is begun when the program is sent and ended when its read-back matched (or,
+    with `finish`, as FAILED when the burn ended inside it), so an operator watching a
+    stuck or failed burn sees which block was in flight.
+    """
+
+    def __init__(self, out: Out) -> None:
+        self.on = out.fmt == "text"
+        self.stream = sys.stdout
+        self.open = False
+
+    def __call__(self, event: api.CommitEvent) -> None:
+        if not self.on:
+            return
+        w = event.write
+        if event.kind == "program" and w is not None and not self.open:
+            self.stream.write(f"BURN {w.block_name} ({w.phase}) [{event.index + 1}/{event.total}] ... ")
+            self.open = True
+        elif event.kind == "verified" and self.open:
+            self.stream.write(style.paint("ok", "green", self.stream) + "\n")
+            self.open = False
+        elif event.kind == "done" and self.open:  # locked out: the program went, no read-back
+            self.stream.write("sent (the chip no longer answers)\n")
+            self.open = False
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End a line the burn left open: its block was not verified."""
+        if self.open:
+            self.stream.write(style.paint("FAILED", "red", self.stream) + "\n")
+            self.stream.flush()
+            self.open = False
 
 
 def _ended_early(out: Out, e: FusebookError, shown: list[Any], outcome: str) -> int:
@@ -621,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         if out.fmt == "json":
             sys.stdout.write(json.dumps({"error": e.to_json()}, indent=2) + "\n")
         else:
-            sys.stderr.write(e.render() + "\n")
+            sys.stderr.write(style.error_text(e.render(), sys.stderr) + "\n")
         code = e.exit_code
     except BrokenPipeError:
         code = EXIT_OK
