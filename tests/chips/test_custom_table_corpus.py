@@ -8,7 +8,8 @@ fields burned at once must leave the same blocks. A file says in comments what i
 
     # refuses: LINE TEXT          fusebook refuses at LINE with TEXT in the message (all chips)
     # warns (CHIP ...): LINE A B  on these chips, a warning at LINE names A and B
-    # espefuse: refuses           a deliberate difference, said in docs/chips.md
+    # espefuse: refuses           a deliberate difference (fusebook loads), said in docs/chips.md
+    # espefuse: accepts           a deliberate difference (fusebook refuses), said in docs/chips.md
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Expect:
     refuses: tuple[int, str] | None = None
     warns: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     espefuse_refuses: bool = False
+    espefuse_accepts: bool = False
 
 
 def _expect(text: str) -> Expect:
@@ -59,6 +61,8 @@ def _expect(text: str) -> Expect:
                 e.warns[chip] = (int(m.group(2)), m.group(3).split())
         elif line.strip() == "# espefuse: refuses":
             e.espefuse_refuses = True
+        elif line.strip() == "# espefuse: accepts":
+            e.espefuse_accepts = True
     return e
 
 
@@ -123,13 +127,13 @@ def test_table_loads_and_burns_like_espefuse(case: Path, chip_name: str, tmp_pat
     try:
         table = load_table(base, text, str(case))
     except InputError as e:
-        assert not espefuse_loads, f"espefuse loads what fusebook refuses: {e.render()}"
+        assert espefuse_loads == expect.espefuse_accepts, f"espefuse and fusebook differ: {e.render()}"
         assert e.location is not None and e.location.file == str(case)
         if expect.refuses is not None:
             line, words = expect.refuses
             assert e.location.line == line and words in e.message, e.render()
         return
-    assert expect.refuses is None, f"fusebook must refuse {case.name}"
+    assert expect.refuses is None and not expect.espefuse_accepts, f"fusebook must refuse {case.name}"
     if expect.espefuse_refuses:
         assert not espefuse_loads, "a difference the corpus states no longer holds"
         return
