@@ -6,8 +6,9 @@ espefuse's `--extend-efuse-table` does. Each non-comment line is
     field_name, efuse_block, bit_start, bit_count, comment
 
 `efuse_block` is `EFUSE_BLKn` (also `BLKn`, `n`, or a block name such as
-`BLOCK_USR_DATA`); an empty `bit_start` continues where the previous field of the same
-block ended; `bit_count` may be `MAX_BLK_LEN` (the whole block). A line with an empty
+`BLOCK_USR_DATA`); an empty `bit_start` continues where the line above ended if it is
+in the same block, else starts the block at 0 (ESP-IDF's rule); `bit_count` may be
+`MAX_BLK_LEN` (the whole block). A line with an empty
 name continues the field above it (ESP-IDF's multi-part fields). As in espefuse, the
 parts of such a field are named `NAME_0`, `NAME_1`, ...; fusebook also offers `NAME`
 itself, assembled from its parts, when they share a block. Dots in names become `_`.
