@@ -205,3 +205,21 @@ def test_fields_outside_their_block_are_refused() -> None:
 def test_block_names_are_accepted_too() -> None:
     chip = extend_chip(load_chip("esp32c3"), "A, BLOCK_USR_DATA, 0, 8, a\nB, 3, 8, 8, b\n", "t")
     assert chip.field("A").block == chip.field("B").block == 3
+
+
+def test_overlapping_fields_in_one_step_must_agree_in_their_shared_bits() -> None:
+    from fusebook.efuse.image import EfuseImage
+    from fusebook.errors import PlanError
+    from tests.plan.helpers import plan
+
+    chip = extend_chip(load_chip("esp32c3"), "WORD, EFUSE_BLK3, 0, 16, w\nNIBBLE, EFUSE_BLK3, 4, 4, n\n", "t")
+    blank = EfuseImage.blank(chip)
+    agreed = plan(chip, blank, {"burn_efuse": {"WORD": 0x00A0, "NIBBLE": 0xA}})
+    assert agreed.after.blocks[3] == 0x00A0
+    with pytest.raises(PlanError, match="different values") as e:
+        plan(chip, blank, {"burn_efuse": {"WORD": 0x00A0, "NIBBLE": 0xB}})
+    assert e.value.exit_code == 3
+    # a field over bits already burned by the other: agreeing is a no-op, disagreeing 1 -> 0
+    assert plan(chip, agreed.after, {"burn_efuse": {"NIBBLE": 0xA}}).writes == ()
+    with pytest.raises(PlanError, match="1 to 0"):
+        plan(chip, agreed.after, {"burn_efuse": {"NIBBLE": 0x2}})
