@@ -95,7 +95,7 @@ class LoadedRecipe:
     chips: tuple[str, ...]
     extension: tuple[str, str] | None = None  # (CSV text, its path) of a custom eFuse table
     _file_cache: dict[Path, bytes] = field(default_factory=dict)
-    _extended: dict[str, ChipDef] = field(default_factory=dict)
+    _extended: dict[str, Any] = field(default_factory=dict)  # chip name -> CustomTable
     _keys: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
 
     def derived_key(self, what: str, chip: str, material: bytes, compute: Callable[[], Any]) -> Any:
@@ -116,10 +116,17 @@ class LoadedRecipe:
         """`image` over the chip with the recipe's custom eFuse table, if it has one."""
         if self.extension is None:
             return image
-        chip = image.chip
+        return image.with_chip(self._table(image.chip).chip)
+
+    def table_warnings(self, chip: ChipDef) -> tuple[Any, ...]:
+        """The custom table's warnings (overlapping fields) for `chip`'s table, if any."""
+        return () if self.extension is None else self._table(chip).warnings
+
+    def _table(self, chip: ChipDef) -> Any:
         if chip.name not in self._extended:
-            self._extended[chip.name] = extend_table(chip, *self.extension)
-        return image.with_chip(self._extended[chip.name])
+            text, source = self.extension or ("", "")
+            self._extended[chip.name] = custom_table(chip, text, source)
+        return self._extended[chip.name]
 
     @property
     def name(self) -> str:
@@ -150,9 +157,14 @@ def read_extension(path: str | Path) -> tuple[str, str]:
 
 def extend_table(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
     """`chip` with the fields of an ESP-IDF custom eFuse table (`--extend-efuse-table`)."""
-    from fusebook.chips.custom_table import extend_chip
+    return custom_table(chip, csv_text, source).chip
 
-    return extend_chip(chip, csv_text, source)
+
+def custom_table(chip: ChipDef, csv_text: str, source: str) -> Any:
+    """The chip extended by a custom eFuse table, with its warnings (a `CustomTable`)."""
+    from fusebook.chips.custom_table import load_table
+
+    return load_table(chip, csv_text, source)
 
 
 def load_recipe(
@@ -323,6 +335,7 @@ def _ecdsa_key(loaded: LoadedRecipe, args: dict[str, Any], step: Any, chip: Chip
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
     """Render the recipe for one unit and plan it against `image` (exit 3 if impossible)."""
+    table_warnings = loaded.table_warnings(image.chip)
     image = loaded.with_extension(image)
     chip = image.chip
     if chip.name not in loaded.chips:
@@ -338,7 +351,8 @@ def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> P
     ops = [_operation(loaded, s, chip) for s in steps]
     compiled = compile_operations(chip, image, ops)
     burn = build_plan(chip, image, compiled)
-    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, compiled))
+    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, compiled),
+                               warnings=_table_notes(table_warnings) + burn.warnings)
     _assert(loaded, "ensure", _context(loaded, burn.after, index, burn), PlanError)
     unique = {}
     view = ImageValues(burn.after, _secrets(burn.after, burn))
@@ -346,6 +360,13 @@ def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> P
         if chip.has_field(name):
             unique[name] = str(view.value(name))
     return PlanResult(burn, index, unique)
+
+
+def _table_notes(warnings: Iterable[Any]) -> tuple[Any, ...]:
+    """A custom table's warnings as plan warnings, so the plan's review shows them."""
+    from fusebook.plan.model import Origin, PlanWarning
+
+    return tuple(PlanWarning(w.message, Origin("extend_efuse_table", w.location)) for w in warnings)
 
 
 # -- applying ------------------------------------------------------------------------

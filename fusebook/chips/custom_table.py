@@ -6,22 +6,28 @@ espefuse's `--extend-efuse-table` does. Each non-comment line is
     field_name, efuse_block, bit_start, bit_count, comment
 
 `efuse_block` is `EFUSE_BLKn` (also `BLKn`, `n`, or a block name such as
-`BLOCK_USR_DATA`); an empty `bit_start` continues where the previous field of the same
-block ended; `bit_count` may be `MAX_BLK_LEN` (the whole block). A line with an empty
+`BLOCK_USR_DATA`); an empty `bit_start` continues where the line above ended if it is
+in the same block, else starts the block at 0 (ESP-IDF's rule); `bit_count` may be
+`MAX_BLK_LEN` (the whole block). A line with an empty
 name continues the field above it (ESP-IDF's multi-part fields). As in espefuse, the
 parts of such a field are named `NAME_0`, `NAME_1`, ...; fusebook also offers `NAME`
 itself, assembled from its parts, when they share a block. Dots in names become `_`.
 
 A field of 1 bit is a bool, one of more than 32 bits in whole bytes holds bytes, any
 other a number: the types espefuse gives such fields. Protection comes from the block.
-Fields may not overlap the chip's own fields (other than the whole-block field),
-each other (other than a nested `A.B` inside `A`), nor leave their block.
+
+As espefuse, fusebook accepts fields that overlap the chip's own fields or each other
+(real tables put a serial number over an unused custom MAC): each overlap is a warning
+naming both fields and the shared bits, and the planner refuses two burns whose bits
+disagree. A field that leaves its block, a name defined twice or one the chip already
+has, and malformed lines are errors naming the file and line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef, FieldPart
@@ -29,7 +35,7 @@ from fusebook.errors import InputError, SourceLocation
 from fusebook.numbers import parse_int
 
 _BLOCK_RE = re.compile(r"^(?:EFUSE_BLK|BLK)?([0-9]+)$", re.IGNORECASE)
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_NAME_RE = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces: what a recipe can name
 _ALIASES_RE = re.compile(r"^\[(.*?)\]")
 
 
@@ -95,7 +101,6 @@ def _split(line: str) -> list[tuple[str, int]]:
 
 def _parse(chip: ChipDef, csv_text: str, source: str) -> list[_Row]:
     rows: list[_Row] = []
-    last_end: dict[int, int] = {}
     previous: _Row | None = None
     for lineno, line in enumerate(csv_text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -108,7 +113,7 @@ def _parse(chip: ChipDef, csv_text: str, source: str) -> list[_Row]:
             name = previous.name
         elif not _NAME_RE.match(name):
             raise InputError(f"{name!r} is not a valid field name", location=_location(source, lineno, ncol),
-                             hint="use letters, digits, '_' (and '.' for nested fields)")
+                             hint="use letters, digits, '_' (and '.' for nested fields), no spaces")
         else:
             first = next((r for r in rows if r.name == name), None)
             if first is not None:
@@ -122,8 +127,11 @@ def _parse(chip: ChipDef, csv_text: str, source: str) -> list[_Row]:
             raise InputError("the efuse_block column is empty", location=_location(source, lineno, bcol))
         blk = _block(chip, blk_text, source, lineno, bcol)
         size = blk.words * 32
-        start = (last_end.get(blk.id, 0) if not start_text
-                 else _int(start_text, "bit_start", source, lineno, scol))
+        # an empty bit_start follows the line above if it is in the same block, else starts
+        # the block at 0 (ESP-IDF's efuse_table_gen rule)
+        follows = previous is not None and previous.block.id == blk.id
+        start = ((previous.start + previous.bits if previous is not None and follows else 0)
+                 if not start_text else _int(start_text, "bit_start", source, lineno, scol))
         if count_text == "MAX_BLK_LEN":
             count = size
         elif not count_text:
@@ -140,7 +148,6 @@ def _parse(chip: ChipDef, csv_text: str, source: str) -> list[_Row]:
             )
         row = _Row(name, blk, start, count, comment.rstrip("\\").strip(), lineno, ncol)
         rows.append(row)
-        last_end[blk.id] = start + count
         previous = row
     return rows
 
@@ -153,10 +160,15 @@ def _type(bits: int) -> str:
     return "uint"
 
 
+def _aliases(comment: str, suffix: str = "") -> tuple[str, ...]:
+    """The `[ALIAS ...]` names at the start of a comment (up to its first comma, as espefuse reads it)."""
+    m = _ALIASES_RE.match(comment.split(",", 1)[0])
+    return tuple(a.replace(".", "_") + suffix for a in m.group(1).split()) if m else ()
+
+
 def _field(name: str, blk: BlockDef, start: int, bits: int, comment: str,
-           parts: tuple[FieldPart, ...] = ()) -> FieldDef:
-    m = _ALIASES_RE.match(comment)
-    aliases = tuple(a.replace(".", "_") for a in m.group(1).split()) if m else ()
+           parts: tuple[FieldPart, ...] = (), alias_suffix: str = "") -> FieldDef:
+    aliases = _aliases(comment, alias_suffix)
     return FieldDef(
         name=name, block=blk.id, word=start // 32, pos=start % 32, bits=bits,
         type="uint" if parts else _type(bits), aliases=aliases,
@@ -170,64 +182,115 @@ def _nested(a: str, b: str) -> bool:
     return a.startswith(b + ".") or b.startswith(a + ".")
 
 
-def _overlaps(a_start: int, a_bits: int, b_start: int, b_bits: int) -> bool:
-    return a_start < b_start + b_bits and b_start < a_start + a_bits
+def _spans(f: FieldDef) -> Iterator[tuple[int, int]]:
+    """A chip field's (first bit, bit count) runs in its block."""
+    if f.parts:
+        for p in f.parts:
+            yield p.start, p.bits
+    else:
+        yield f.start, f.bits
 
 
-def extend_chip(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
-    """`chip` with the fields of an ESP-IDF custom eFuse table added.
+def _shared(a_start: int, a_bits: int, b_start: int, b_bits: int) -> tuple[int, int] | None:
+    """The first and last bit two runs share, or None."""
+    lo, hi = max(a_start, b_start), min(a_start + a_bits, b_start + b_bits) - 1
+    return (lo, hi) if lo <= hi else None
 
-    Raises InputError naming `source`:line (and both fields) for a field that overlaps
-    another, repeats a name, or leaves its block.
+
+def _bits(lo: int, hi: int) -> str:
+    return f"bit {lo}" if lo == hi else f"bits {lo}..{hi}"
+
+
+@dataclass(frozen=True)
+class TableWarning:
+    """Something in a custom table that loads but deserves a look (an overlap)."""
+
+    message: str
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        return f"{self.location}: warning: {self.message}"
+
+
+@dataclass(frozen=True)
+class CustomTable:
+    """A chip extended by a custom table, and what the table's review should know."""
+
+    chip: ChipDef
+    warnings: tuple[TableWarning, ...] = ()
+
+
+def _overlap_warnings(chip: ChipDef, rows: list[_Row], shown: dict[int, str],
+                      source: str) -> list[TableWarning]:
+    """One warning per custom field (part) that shares bits with a chip field or another custom field.
+
+    The chip's whole-block fields (BLOCK_USR_DATA, USER_DATA) hold custom fields by design,
+    and a nested `A.B` may lie inside `A`: neither is worth a warning.
+    """
+    out: list[TableWarning] = []
+    for i, a in enumerate(rows):
+        here = _location(source, a.line, a.column)
+        mine = f"{shown[id(a)]} (bits {a.start}..{a.start + a.bits - 1} of {a.block.name})"
+        for f in chip.fields_in_block(a.block.id):
+            if f.start == 0 and f.bits >= a.block.words * 32:
+                continue
+            for s, n in _spans(f):
+                both = _shared(a.start, a.bits, s, n)
+                if both:
+                    out.append(TableWarning(
+                        f"{mine} overlaps {chip.description}'s field {f.name} (bits {s}..{s + n - 1}): "
+                        f"{_bits(*both)} are shared; burning both needs values that agree there", here))
+                    break
+        for b in rows[:i]:
+            if b.name == a.name or b.block.id != a.block.id or _nested(a.name, b.name):
+                continue
+            both = _shared(a.start, a.bits, b.start, b.bits)
+            if both:
+                out.append(TableWarning(
+                    f"{mine} overlaps custom field {shown[id(b)]} (bits {b.start}..{b.start + b.bits - 1}, "
+                    f"line {b.line}): {_bits(*both)} are shared; burning both needs values that agree there",
+                    here))
+    return out
+
+
+def load_table(chip: ChipDef, csv_text: str, source: str) -> CustomTable:
+    """`chip` with the fields of an ESP-IDF custom eFuse table added, and the table's warnings.
+
+    Raises InputError naming `source`:line for a field that repeats a name (of the table
+    or of the chip) or leaves its block; overlaps load, each with a warning.
     """
     rows = _parse(chip, csv_text, source)
     groups: dict[str, list[_Row]] = {}
     for r in rows:
         groups.setdefault(r.name, []).append(r)
-
-    for i, a in enumerate(rows):
-        for f in chip.fields_in_block(a.block.id):
-            if f.start == 0 and f.bits >= a.block.words * 32:
-                continue  # the whole-block field (BLOCK_USR_DATA, ...) holds custom fields
-            spans = [(p.start, p.bits) for p in f.parts] or [(f.start, f.bits)]
-            if any(_overlaps(a.start, a.bits, s, n) for s, n in spans):
-                raise InputError(
-                    f"{a.name} (bits {a.start}..{a.start + a.bits - 1} of {a.block.name}) overlaps "
-                    f"{chip.description}'s field {f.name} (bits {f.start}..{f.start + f.bits - 1})",
-                    location=_location(source, a.line, a.column),
-                    hint="choose bits that no field of the chip's own table uses",
-                )
-        for b in rows[i + 1:]:
-            if b.name == a.name or b.block.id != a.block.id or _nested(a.name, b.name):
-                continue
-            if _overlaps(a.start, a.bits, b.start, b.bits):
-                raise InputError(
-                    f"{b.name} (bits {b.start}..{b.start + b.bits - 1} of {b.block.name}) overlaps "
-                    f"{a.name} (bits {a.start}..{a.start + a.bits - 1}, line {a.line})",
-                    location=_location(source, b.line, b.column),
-                    related=(_location(source, a.line, a.column),),
-                )
+    shown: dict[int, str] = {}
+    for name, parts in groups.items():
+        base = name.replace(".", "_")
+        for n, p in enumerate(parts):
+            shown[id(p)] = base if len(parts) == 1 else f"{base}_{n}"
+    warnings = _overlap_warnings(chip, rows, shown, source)
 
     new: list[FieldDef] = []
     seen: dict[str, _Row] = {}
     for name, parts in groups.items():
         base = name.replace(".", "_")
-        fields: list[FieldDef] = []
+        fields: list[tuple[FieldDef, _Row]] = []
         if len(parts) == 1:
             p = parts[0]
-            fields.append(_field(base, p.block, p.start, p.bits, p.comment))
+            fields.append((_field(base, p.block, p.start, p.bits, p.comment), p))
         else:
+            # espefuse names the parts NAME_0, NAME_1, ... and their aliases ALIAS_0, ...
             for n, p in enumerate(parts):
-                fields.append(_field(f"{base}_{n}", p.block, p.start, p.bits, p.comment))
+                fields.append((_field(f"{base}_{n}", p.block, p.start, p.bits, p.comment,
+                                      alias_suffix=f"_{n}"), p))
             if len({p.block.id for p in parts}) == 1:
                 first = parts[0]
-                fields.append(_field(
+                fields.append((_field(
                     base, first.block, first.start, sum(p.bits for p in parts), first.comment,
                     parts=tuple(FieldPart(p.start // 32, p.start % 32, p.bits) for p in parts),
-                ))
-        row = parts[0]
-        loc = _location(source, row.line, row.column)
-        for f in fields:
+                ), first))
+        for f, row in fields:
+            loc = _location(source, row.line, row.column)
             for alias in f.names:
                 if chip.has_field(alias) or chip.has_block(alias):
                     raise InputError(
@@ -239,11 +302,18 @@ def extend_chip(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
                     raise InputError(
                         f"{alias} is defined twice in the custom table (first on line {other.line})",
                         location=loc, related=(_location(source, other.line, other.column),),
+                        hint="a field of several parts continues on lines with an empty name",
                     )
                 seen[alias] = row
-        new.extend(fields)
+        new.extend(f for f, _ in fields)
 
-    return dataclasses.replace(
+    extended = dataclasses.replace(
         chip, fields=chip.fields + tuple(new),
         _by_name={}, _blocks_by_name={}, _fields_by_block={},
     )
+    return CustomTable(extended, tuple(warnings))
+
+
+def extend_chip(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
+    """`chip` with the fields of an ESP-IDF custom eFuse table added (see `load_table`)."""
+    return load_table(chip, csv_text, source).chip

@@ -20,7 +20,7 @@ from typing import Any
 
 from fusebook import __version__, api
 from fusebook.cli import render, style
-from fusebook.errors import Aborted, FusebookError, InputError, Stopped
+from fusebook.errors import Aborted, FusebookError, InputError, PlanError, SourceLocation, Stopped
 from fusebook.numbers import integer
 
 EXIT_OK = 0
@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"`{self.prog} --help` lists the options")
 
 
-def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> None:
+def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False, table: bool = True) -> None:
     g = p.add_argument_group("chip connection")
     g.add_argument("--port", "-p", help="any pyserial URL or device: /dev/ttyUSB0, socket://host:port, rfc2217://...")
     g.add_argument("--virt", action="store_true", help="use fusebook's virtual chip (needs --chip)")
@@ -47,7 +47,7 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
     if snapshot:
         g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
-    if not any(a.dest == "extend_efuse_table" for a in p._actions):
+    if table and not any(a.dest == "extend_efuse_table" for a in p._actions):
         g.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
 
 
@@ -85,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--format", "-f", choices=["text", "json"], default="text")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("validate", parents=[common], help="check recipes without a chip")
+    s = sub.add_parser("validate", parents=[common],
+                       help="check recipes without a chip (or against one, or a snapshot: what fits its coding)")
     s.add_argument("recipes", nargs="+", type=Path)
+    _connection_options(s, snapshot=True, table=False)
 
     s = sub.add_parser("plan", parents=[common], help="dry-run a recipe against a chip or snapshot")
     s.add_argument("recipe", type=Path)
@@ -127,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(s, snapshot=True)
 
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
-    s.add_argument("chip")
-    s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
+    s.add_argument("chip_name", nargs="?", metavar="chip",
+                   help="chip name; or read a chip (--port, --virt) or --snapshot to see what fits its coding")
+    _connection_options(s, snapshot=True)
     s.add_argument("--revision", type=integer, help="chip revision (major*100+minor) for revision-specific tables")
 
     sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
@@ -199,12 +202,33 @@ def _image_from(args: argparse.Namespace) -> tuple[Any, str]:
 
 # -- commands ------------------------------------------------------------------------
 def _extended(chip: Any, args: argparse.Namespace) -> Any:
+    """`chip` with `--extend-efuse-table`, if given; the table's warnings go to stderr."""
     table = getattr(args, "extend_efuse_table", None)
-    return api.extend_table(chip, *api.read_extension(table)) if table else chip
+    if not table:
+        return chip
+    extended = api.custom_table(chip, *api.read_extension(table))
+    for w in extended.warnings:
+        sys.stderr.write(f"{w}\n")
+    return extended.chip
+
+
+def _reads_chip(args: argparse.Namespace) -> bool:
+    """Whether a chip-less command was asked to read a chip or a snapshot."""
+    return bool(getattr(args, "snapshot", None) or getattr(args, "virt", False) or getattr(args, "port", None))
 
 
 def cmd_fields(args: argparse.Namespace, out: Out) -> int:
-    chip = _extended(api.load_chip(args.chip, args.revision), args)
+    image = None
+    if args.chip_name and args.chip in (None, "auto"):
+        args.chip = args.chip_name
+    if _reads_chip(args):
+        image, _ = _image_from(args)
+        image = image.with_chip(_extended(image.chip, args))
+        chip = image.chip
+    elif args.chip in (None, "auto"):
+        raise UsageError("fields needs a chip name", hint="e.g. `fusebook fields esp32c3`, or --snapshot FILE")
+    else:
+        chip = _extended(api.load_chip(args.chip, args.revision), args)
     data = {
         "chip": chip.name,
         "description": chip.description,
@@ -212,6 +236,8 @@ def cmd_fields(args: argparse.Namespace, out: Out) -> int:
             {"id": b.id, "name": b.name, "aliases": list(b.aliases), "bits": b.words * 32,
              "coding": b.coding, "wr_dis": b.wr_dis, "rd_dis": list(b.rd_dis),
              "key_purpose_field": b.key_purpose_field}
+            | ({"coding_in_effect": render.coding_label(image, b.id),
+                "data_bits": image.data_bytes(b) * 8} if image is not None else {})
             for b in chip.blocks
         ],
         "fields": [
@@ -219,6 +245,7 @@ def cmd_fields(args: argparse.Namespace, out: Out) -> int:
              "pos": f.pos, "bits": f.bits, "type": f.type, "class": f.klass,
              "wr_dis": f.wr_dis, "rd_dis": list(f.rd_dis), "description": f.description,
              "meanings": {str(k): v for k, v in f.meanings.items()}}
+            | ({"fits_coding": image.field_fits(f)} if image is not None else {})
             for f in chip.fields
         ],
         "key_purposes": [
@@ -227,7 +254,7 @@ def cmd_fields(args: argparse.Namespace, out: Out) -> int:
             for k in chip.key_purposes
         ],
     }
-    out.emit(data, lambda: render.fields_text(chip))
+    out.emit(data, lambda: render.fields_text(chip, image))
     return EXIT_OK
 
 
@@ -340,20 +367,31 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
 
     results = []
     errors: list[FusebookError] = []
+    image = _image_from(args)[0] if _reads_chip(args) else None
     for path in args.recipes:
+        warnings: list[Any] = []
         try:
             recipe = load_recipe(path)
-            chips = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+            names = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+            chips = [api.load_chip(c) for c in names]
+            if image is not None:
+                if image.chip.name not in [c.name for c in chips]:
+                    raise PlanError(f"the recipe is for {', '.join(c.name for c in chips)}, "
+                                    f"the chip is {image.chip.description}", location=SourceLocation(str(path)))
+                chips = [image.chip]
             problems: list[FusebookError] = list(
-                validate_recipe(recipe, [api.load_chip(c) for c in chips]))
+                validate_recipe(recipe, chips, image=image, warnings=warnings))
         except RecipeErrors as e:
             problems = list(e.problems)
         except FusebookError as e:
             problems = [e]
         errors += problems
         results.append({"recipe": str(path), "ok": not problems,
-                        "errors": [p.to_json() for p in problems]})
+                        "errors": [p.to_json() for p in problems],
+                        "warnings": [{"message": w.message, "location": w.location.to_json()} for w in warnings]})
         if out.fmt == "text":
+            for w in warnings:
+                sys.stderr.write(f"{w}\n")
             for p in problems:
                 sys.stderr.write(p.render() + "\n")
             if not problems:

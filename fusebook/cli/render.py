@@ -28,35 +28,47 @@ def table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
     return "\n".join(out)
 
 
-def fields_text(chip: ChipDef) -> str:
+def coding_label(image: EfuseImage, block: int) -> str:
+    """The coding scheme a chip applies to `block` now (NONE, 3/4, RS, REPEAT)."""
+    from fusebook.plan.planner import coding_name
+
+    return coding_name(image, block)
+
+
+def fields_text(chip: ChipDef, image: EfuseImage | None = None) -> str:
+    """The chip's blocks and fields; read from a chip (`image`), with what fits its coding."""
     parts = [f"{chip.description} ({chip.name}{', table ' + chip.variant if chip.variant else ''})", ""]
     parts.append("Blocks")
-    parts.append(
-        table(
-            (
-                (b.id, b.name, " ".join(b.aliases), b.words * 32, b.coding.upper(),
-                 "-" if b.wr_dis is None else b.wr_dis,
-                 "-" if not b.rd_dis else ",".join(map(str, b.rd_dis)),
-                 b.key_purpose_field or "")
-                for b in chip.blocks
-            ),
-            ("id", "name", "aliases", "bits", "coding", "WR_DIS bit", "RD_DIS bit", "purpose field"),
-        )
-    )
+    head: tuple[str, ...] = ("id", "name", "aliases", "bits", "coding", "WR_DIS bit", "RD_DIS bit", "purpose field")
+    blocks = [
+        [b.id, b.name, " ".join(b.aliases), b.words * 32, b.coding.upper(),
+         "-" if b.wr_dis is None else b.wr_dis,
+         "-" if not b.rd_dis else ",".join(map(str, b.rd_dis)),
+         b.key_purpose_field or ""]
+        for b in chip.blocks
+    ]
+    if image is not None:
+        head += ("coding now", "data bits")
+        for row, b in zip(blocks, chip.blocks, strict=True):
+            row += [coding_label(image, b.id), image.data_bytes(b) * 8]
+    parts.append(table(blocks, head))
     parts += ["", "Fields"]
-    parts.append(
-        table(
-            (
-                (f.name, f.block, f"{f.word}:{f.pos}", f.bits,
-                 f.klass if f.klass in ("mac", "keypurpose") else f.type,
-                 "-" if f.wr_dis is None else f.wr_dis,
-                 "-" if not f.rd_dis else ",".join(map(str, f.rd_dis)),
-                 " ".join(f.aliases), f.description[:60])
-                for f in chip.fields
-            ),
-            ("name", "block", "word:bit", "bits", "type", "WR_DIS", "RD_DIS", "aliases", "description"),
-        )
-    )
+    fields = [
+        [f.name, f.block, f"{f.word}:{f.pos}", f.bits,
+         f.klass if f.klass in ("mac", "keypurpose") else f.type,
+         "-" if f.wr_dis is None else f.wr_dis,
+         "-" if not f.rd_dis else ",".join(map(str, f.rd_dis)),
+         " ".join(f.aliases), f.description[:60]]
+        for f in chip.fields
+    ]
+    fhead: tuple[str, ...] = ("name", "block", "word:bit", "bits", "type", "WR_DIS", "RD_DIS", "aliases", "description")
+    if image is not None:
+        fhead += ("fits",)
+        for row, f in zip(fields, chip.fields, strict=True):
+            size = image.data_bytes(f.block) * 8
+            held = f"{coding_label(image, f.block)} coding holds bits 0..{size - 1}"
+            row.append("yes" if image.field_fits(f) else f"partly: {held}" if f.start < size else f"NO: {held}")
+    parts.append(table(fields, fhead))
     if chip.key_purposes:
         parts += ["", "Key purposes"]
         parts.append(

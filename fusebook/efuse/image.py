@@ -140,6 +140,17 @@ class EfuseImage:
             return 16
         return b.words * 4
 
+    def field_fits(self, f: FieldDef) -> bool:
+        """Whether every bit of `f` lies in its block's data under the coding scheme in effect.
+
+        An ESP32 block under 3/4 coding holds bits 0..191 only; a custom table may name more.
+        """
+        return self.bits_fit(f.block, f.mask)
+
+    def bits_fit(self, block: int, bits: int) -> bool:
+        """Whether `bits` (over the block as one integer) lie in its data under its coding scheme."""
+        return bits.bit_length() <= self.data_bytes(block) * 8
+
     def block_bytes(self, block: int) -> bytes:
         """The block's data as stored (little-endian words), trimmed to its data length."""
         b = self.chip.blocks[block]

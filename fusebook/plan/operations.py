@@ -14,7 +14,7 @@ from typing import Any
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef, KeyPurpose
 from fusebook.efuse import codecs
-from fusebook.efuse.image import CODING_34, EfuseImage
+from fusebook.efuse.image import CODING_34, CODING_REPEAT, EfuseImage
 from fusebook.errors import InputError, PlanError, SourceLocation
 from fusebook.plan.model import Origin, PlanWarning
 from fusebook.secret import Secret
@@ -130,8 +130,31 @@ class _Compiler:
         if f.name in ("WR_DIS", "RD_DIS"):
             self.or_bits(op, f.block, f.spread(raw), f.name, guard=f.name)
             return
+        self._check_fits_coding(op, f, raw)
         self.out.requests.append(
             Request(f.block, f.mask, f.spread(raw), True, f.name, op.origin, secret, guard=f.name)
+        )
+
+    def _check_fits_coding(self, op: Operation, f: FieldDef, raw: int) -> None:
+        """Refuse a value whose bits lie past its block's data under the chip's coding scheme.
+
+        An ESP32 block under 3/4 coding holds 24 data bytes (bits 0..191) of its 32; a
+        custom table can still name bits above them, which no program can set.
+        """
+        bits = f.spread(raw)
+        if self.image.bits_fit(f.block, bits):
+            return
+        size = self.image.data_bytes(f.block) * 8
+        blk = self.chip.blocks[f.block]
+        scheme = {CODING_34: "3/4", CODING_REPEAT: "REPEAT"}.get(self.image.coding(blk), "its")
+        raise _err(
+            op,
+            f"{f.name} (bits {f.start}..{f.mask.bit_length() - 1} of {blk.name}) does not fit: under "
+            f"{scheme} coding {blk.name} holds {size} data bits (0..{size - 1}), and the value sets "
+            f"bit {bits.bit_length() - 1}",
+            hint=f"move {f.name} below bit {size} in the custom eFuse table, or burn it on a chip "
+                 "whose coding scheme holds the whole block",
+            cls=PlanError,
         )
 
     def raw(self, name: str) -> int:

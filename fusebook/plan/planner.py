@@ -103,6 +103,15 @@ def _check_coding(image: EfuseImage, blk: BlockDef, new: int, reqs: list[Request
         raise PlanError(f"{blk.name}: the REPEAT coding scheme is not supported",
                         location=first.origin.location)
     if scheme == CODING_34:
+        size = image.data_bytes(blk) * 8
+        past = next((r for r in reqs if (r.value & new) >> size), None)
+        if past is not None:  # a last line of defence: no program can set these bits
+            raise PlanError(
+                f"{blk.name} uses 3/4 coding, which holds {size} data bits (0..{size - 1}): step "
+                f"'{past.origin.step}' asks for bits above them ({past.name})",
+                location=past.origin.location,
+                hint=f"keep the block's data below bit {size}",
+            )
         cur = current.to_bytes(blk.words * 4, "little")
         nb = new.to_bytes(blk.words * 4, "little")
         for g in range(0, 24, coding.GROUP_34):

@@ -21,10 +21,11 @@ from typing import Any
 
 from jinja2 import nodes
 
-from fusebook.chips.custom_table import extend_chip
-from fusebook.chips.models import ChipDef
+from fusebook.chips.custom_table import TableWarning, load_table
+from fusebook.chips.models import ChipDef, FieldDef
 from fusebook.efuse import codecs
-from fusebook.errors import InputError, SourceLocation, did_you_mean
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
 from fusebook.files import read_text_bounded
 from fusebook.recipe.models import Recipe, StepBase
 from fusebook.recipe.render import CompiledRecipe, CompiledStep, compile_recipe
@@ -167,10 +168,11 @@ def _check_references(compiled: CompiledRecipe, recipe: Recipe, chips: list[Chip
 class _StepCheck:
     """Checks one step's literal names and values against one chip."""
 
-    def __init__(self, step: StepBase, src: StepSource, chip: ChipDef, problems: list[InputError],
-                 multi_chip: bool) -> None:
+    def __init__(self, step: StepBase, src: StepSource, chip: ChipDef, problems: list[FusebookError],
+                 multi_chip: bool, image: EfuseImage | None = None) -> None:
         self.step, self.src, self.chip, self.problems = step, src, chip, problems
         self.multi_chip = multi_chip
+        self.image = image  # the chip read (or a snapshot): its coding scheme decides what fits
         self.base = (*src.path, step.kind)
 
     def at(self, *path: str | int, key: bool = False) -> SourceLocation:
@@ -223,8 +225,29 @@ class _StepCheck:
             if not f.burnable:
                 self.fail(f"{f.name} is computed or read-only on {self.chip.name} and cannot be burned",
                           self.at(name, key=True))
+            elif self.image is not None and not self._fits(f, v):
+                size = self.image.data_bytes(f.block) * 8
+                blk = self.chip.blocks[f.block].name
+                self.problems.append(PlanError(
+                    f"{f.name} (bits {f.start}..{f.mask.bit_length() - 1} of {blk}) does not fit this chip: "
+                    f"under its coding scheme {blk} holds {size} data bits (0..{size - 1})",
+                    location=self.at(name, key=True),
+                    hint=f"move {f.name} below bit {size} in the custom eFuse table"))
             elif not is_template(v):
                 self.run(partial(codecs.encode_value, self.chip, f, v), self.at(name))
+
+    def _fits(self, f: FieldDef, value: Any) -> bool:
+        """Whether `value` for `f` lies in the data its block holds on the chip read.
+
+        A templated value may be anything: only a field wholly past the data is sure not to fit.
+        """
+        assert self.image is not None  # only called with a chip read
+        if is_template(value):
+            return self.image.bits_fit(f.block, 1 << f.start)
+        try:
+            return self.image.bits_fit(f.block, f.spread(codecs.encode_value(self.chip, f, value)))
+        except InputError:
+            return True  # the value's own problem is reported next
 
     def _burn_custom_mac(self, value: Any) -> None:
         if not self.chip.has_field("CUSTOM_MAC"):
@@ -317,7 +340,8 @@ class _StepCheck:
 
 
 # -- the whole recipe --------------------------------------------------------------------------
-def _extended(recipe: Recipe, chips: list[ChipDef], problems: list[InputError]) -> list[ChipDef]:
+def _extended(recipe: Recipe, chips: list[ChipDef], problems: list[FusebookError],
+              warnings: list[Any]) -> list[ChipDef]:
     table = recipe.extend_efuse_table
     if table is None:
         return chips
@@ -334,7 +358,9 @@ def _extended(recipe: Recipe, chips: list[ChipDef], problems: list[InputError]) 
     out = []
     for chip in chips:
         try:
-            out.append(extend_chip(chip, text, str(path)))
+            extended = load_table(chip, text, str(path))
+            out.append(extended.chip)
+            warnings += [w for w in extended.warnings if w not in warnings]
         except InputError as e:
             problems.append(e)
             out.append(chip)
@@ -352,9 +378,16 @@ def _check_files(recipe: Recipe) -> list[InputError]:
     return problems
 
 
-def validate_recipe(recipe: Recipe, chips: list[ChipDef]) -> list[InputError]:
-    """Every problem found in `recipe` for `chips`, in file order (empty if it is fine)."""
-    problems: list[InputError] = []
+def validate_recipe(recipe: Recipe, chips: list[ChipDef], *, image: EfuseImage | None = None,
+                    warnings: list[TableWarning] | None = None) -> list[FusebookError]:
+    """Every problem found in `recipe` for `chips`, in file order (empty if it is fine).
+
+    With `image` (a chip read, or a snapshot) `chips` is that chip, and fields are also
+    checked against its coding scheme (an ESP32 3/4-coded block holds 192 data bits).
+    The custom table's warnings are added to `warnings`.
+    """
+    problems: list[FusebookError] = []
+    table_warnings: list[TableWarning] = [] if warnings is None else warnings
     try:
         compiled: CompiledRecipe | None = compile_recipe(recipe)
     except RecipeErrors as e:
@@ -363,14 +396,15 @@ def validate_recipe(recipe: Recipe, chips: list[ChipDef]) -> list[InputError]:
     except InputError as e:
         problems.append(e)
         compiled = None
-    chips = _extended(recipe, chips, problems)
+    chips = _extended(recipe, chips, problems, table_warnings)
     problems += _check_files(recipe)
     if compiled is not None:
         problems += _check_references(compiled, recipe, chips)
     for i, (step, src) in enumerate(zip(recipe.steps, recipe.sources.steps, strict=True)):
         for chip in chips:
             if compiled is None or _applies(compiled.steps[i], src, chip):
-                _StepCheck(step, src, chip, problems, len(chips) > 1).check()
+                read = image.with_chip(chip) if image is not None and image.chip.name == chip.name else None
+                _StepCheck(step, src, chip, problems, len(chips) > 1, read).check()
     for i, name in enumerate(recipe.unique):
         for chip in chips:
             if not chip.has_field(name):
@@ -378,7 +412,7 @@ def validate_recipe(recipe: Recipe, chips: list[ChipDef]) -> list[InputError]:
                     f"{chip.name} has no eFuse field {name!r} (in `unique:`)",
                     location=recipe.sources.location(("unique", i)),
                     hint=did_you_mean(name, [n for f in chip.fields for n in f.names])))
-    unique: dict[tuple[str, str], InputError] = {}
+    unique: dict[tuple[str, str], FusebookError] = {}
     for p in problems:
         unique.setdefault((str(p.location), p.message), p)
     return sorted(unique.values(), key=lambda e: (e.location.file if e.location else "",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from espefuse import init_commands
 
-from fusebook.chips.custom_table import extend_chip
+from fusebook.chips.custom_table import extend_chip, load_table
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import commit
@@ -143,16 +143,40 @@ def _error(chip: str, text: str) -> InputError:
     return e.value
 
 
-def test_overlap_with_a_chip_field_names_both_and_the_line() -> None:
-    e = _error("esp32c3", "# comment\nOK_FIELD, EFUSE_BLK3, 0, 8, fine\nMY_MAC, EFUSE_BLK3, 196, 8, clash\n")
-    assert str(e.location) == "custom.csv:3:1"
-    assert "MY_MAC" in e.message and "CUSTOM_MAC" in e.message
+def test_overlap_with_a_chip_field_loads_with_a_warning_naming_both_and_the_bits() -> None:
+    table = load_table(load_chip("esp32c3"),
+                       "# comment\nOK_FIELD, EFUSE_BLK3, 0, 8, fine\nMY_MAC, EFUSE_BLK3, 196, 8, clash\n",
+                       "custom.csv")
+    assert table.chip.field("MY_MAC").start == 196
+    [w] = table.warnings
+    assert str(w.location) == "custom.csv:3:1"
+    assert "MY_MAC (bits 196..203" in w.message and "CUSTOM_MAC (bits 200..247)" in w.message
+    assert "bits 200..203 are shared" in w.message
 
 
-def test_overlap_between_custom_fields_names_both() -> None:
-    e = _error("esp32c3", "A, EFUSE_BLK3, 0, 16, a\nB, EFUSE_BLK3, 8, 4, b\n")
-    assert str(e.location) == "custom.csv:2:1"
-    assert "B" in e.message and "A" in e.message and [str(r) for r in e.related] == ["custom.csv:1:1"]
+def test_overlap_between_custom_fields_loads_with_a_warning_naming_both() -> None:
+    table = load_table(load_chip("esp32c3"), "A, EFUSE_BLK3, 0, 16, a\nB, EFUSE_BLK3, 8, 4, b\n", "custom.csv")
+    [w] = table.warnings
+    assert str(w.location) == "custom.csv:2:1"
+    assert w.message.startswith("B (bits 8..11") and "custom field A (bits 0..15, line 1)" in w.message
+
+
+def test_no_warning_for_the_whole_block_field_or_a_nested_parent() -> None:
+    text = "USER, EFUSE_BLK3, 0, 32, all\nUSER.ID, EFUSE_BLK3, 0, 8, id\n"
+    assert load_table(load_chip("esp32c3"), text, "t").warnings == ()
+
+
+def test_parts_of_a_split_field_take_suffixed_aliases_as_espefuse_does() -> None:
+    chip = extend_chip(load_chip("esp32c3"),
+                       "CAL, EFUSE_BLK3, 0, 8, [CALIB] a\n, EFUSE_BLK3, 16, 8, b\n", "t")
+    assert chip.field("CALIB_0") is chip.field("CAL_0") and chip.field("CALIB") is chip.field("CAL")
+    assert not chip.has_field("CALIB_1")
+
+
+def test_an_empty_bit_start_follows_the_line_above_only_in_the_same_block() -> None:
+    text = "A, EFUSE_BLK3, 8, 8, a\nB, EFUSE_BLK4, 0, 8, b\nC, EFUSE_BLK3, , 4, c\nD, EFUSE_BLK3, , 4, d\n"
+    chip = extend_chip(load_chip("esp32c3"), text, "t")
+    assert (chip.field("C").start, chip.field("D").start) == (0, 4)
 
 
 def test_nested_fields_may_overlap_their_parent() -> None:
@@ -181,3 +205,21 @@ def test_fields_outside_their_block_are_refused() -> None:
 def test_block_names_are_accepted_too() -> None:
     chip = extend_chip(load_chip("esp32c3"), "A, BLOCK_USR_DATA, 0, 8, a\nB, 3, 8, 8, b\n", "t")
     assert chip.field("A").block == chip.field("B").block == 3
+
+
+def test_overlapping_fields_in_one_step_must_agree_in_their_shared_bits() -> None:
+    from fusebook.efuse.image import EfuseImage
+    from fusebook.errors import PlanError
+    from tests.plan.helpers import plan
+
+    chip = extend_chip(load_chip("esp32c3"), "WORD, EFUSE_BLK3, 0, 16, w\nNIBBLE, EFUSE_BLK3, 4, 4, n\n", "t")
+    blank = EfuseImage.blank(chip)
+    agreed = plan(chip, blank, {"burn_efuse": {"WORD": 0x00A0, "NIBBLE": 0xA}})
+    assert agreed.after.blocks[3] == 0x00A0
+    with pytest.raises(PlanError, match="different values") as e:
+        plan(chip, blank, {"burn_efuse": {"WORD": 0x00A0, "NIBBLE": 0xB}})
+    assert e.value.exit_code == 3
+    # a field over bits already burned by the other: agreeing is a no-op, disagreeing 1 -> 0
+    assert plan(chip, agreed.after, {"burn_efuse": {"NIBBLE": 0xA}}).writes == ()
+    with pytest.raises(PlanError, match="1 to 0"):
+        plan(chip, agreed.after, {"burn_efuse": {"NIBBLE": 0x2}})

@@ -82,13 +82,6 @@ def test_custom_table_fields_burn_by_name_like_espefuse(tmp_path: Path, via: str
     assert espefuse_blocks("esp32c3", ours) == espefuse_blocks("esp32c3", theirs)
 
 
-def test_custom_table_overlap_is_exit_2_naming_both(tmp_path: Path) -> None:
-    table = tmp_path / "custom.csv"
-    table.write_text("MY_FIELD, EFUSE_BLK3, 200, 8, overlaps CUSTOM_MAC\n")
-    r = fusebook("fields", "esp32c3", "--extend-efuse-table", table)
-    assert r.code == 2 and "custom.csv:1" in r.err and "CUSTOM_MAC" in r.err and "MY_FIELD" in r.err
-
-
 def test_secure_boot_digest_through_a_recipe_matches_espefuse(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = tmp_path / "sb.pem"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
-from fusebook.errors import InputError, PlanError
+from fusebook.errors import InputError, PlanError, SourceLocation
 
 from .helpers import plan
 
@@ -57,6 +57,34 @@ def test_esp32_34_coding_groups_are_written_once() -> None:
         plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": 2, "data": "01"}})
     # another 6-byte group is still free
     assert plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": 6, "data": "01"}}).writes
+
+
+ESP32_TABLE = "LOW, EFUSE_BLK3, 160, 16, fits\nSTRADDLE, EFUSE_BLK3, 184, 16, half\nBIG, EFUSE_BLK3, 192, 48, past\n"
+
+
+def test_esp32_34_coding_refuses_custom_bits_past_192_before_any_write() -> None:
+    from fusebook.chips.custom_table import extend_chip
+    from fusebook.plan.model import Origin
+    from fusebook.plan.operations import Compiled, Request
+    from fusebook.plan.planner import build_plan
+
+    chip = extend_chip(ESP32, ESP32_TABLE, "t.csv")
+    three_four = plan(chip, EfuseImage.blank(chip), {"burn_efuse": {"CODING_SCHEME": 1}}).after
+    with pytest.raises(PlanError) as e:
+        plan(chip, three_four, {"burn_efuse": {"BIG": "112233445566"}})
+    assert "BIG" in e.value.message and "192 data bits" in e.value.message and e.value.exit_code == 3
+    assert "below bit 192" in (e.value.hint or "")
+    # a field across the boundary: its low bits fit, a value reaching past them does not
+    assert plan(chip, three_four, {"burn_efuse": {"STRADDLE": 0xFF}}).writes
+    with pytest.raises(PlanError, match="sets bit 199"):
+        plan(chip, three_four, {"burn_efuse": {"STRADDLE": 0x8000}})
+    assert plan(chip, three_four, {"burn_efuse": {"LOW": 0x1234}}).writes
+    # without 3/4 coding the whole block is data
+    assert plan(chip, EfuseImage.blank(chip), {"burn_efuse": {"BIG": "112233445566"}}).writes
+    # the planner's own last check, for bits that reach it by any other way
+    req = Request(3, 1 << 200, 1 << 200, False, "BLOCK3", Origin("s", SourceLocation("r.yaml", 1, 5)))
+    with pytest.raises(PlanError, match="3/4 coding, which holds 192 data bits"):
+        build_plan(chip, three_four, Compiled(requests=[req]))
 
 
 def test_write_protected_target_is_refused() -> None:
