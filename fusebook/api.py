@@ -56,7 +56,10 @@ __all__ = [
     "StopRequest",
     "apply",
     "connect",
+    "efsr_token",
+    "efsw_token",
     "error_flags",
+    "has_key_material",
     "load_chip",
     "load_recipe",
     "load_snapshot",
@@ -690,6 +693,34 @@ def error_flags(image: EfuseImage) -> tuple[BlockFlags, ...]:
 # -- snapshots -----------------------------------------------------------------------
 def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
     return to_json(image, source)
+
+
+def efsr_token(image: EfuseImage) -> str:
+    """`image` as espefuse's read token (`espefuse dump --format token`)."""
+    return to_token(image)
+
+
+def has_key_material(burn: BurnPlan) -> bool:
+    """True if the plan burns a key or secret input (its EFSW token would show it)."""
+    from fusebook.plan.efsw import has_key_material as _has
+
+    return _has(burn)
+
+
+def efsw_token(burn: BurnPlan, *, allow_secrets: bool = False) -> str:
+    """The plan as espefuse's staged-write token, for `esp_efuse_token_burn()` in firmware.
+
+    The token holds the bits to burn in clear, so a plan that burns key material is refused
+    (InputError, exit 2) unless `allow_secrets`.
+    """
+    from fusebook.plan.efsw import staged_write_token
+
+    if has_key_material(burn) and not allow_secrets:
+        raise InputError(
+            "the plan burns key material, and an EFSW token carries it in clear",
+            hint="pass --allow-secrets to print it anyway, and guard the token like the key itself",
+        )
+    return staged_write_token(burn)
 
 
 def indices(spec: str) -> list[int]:

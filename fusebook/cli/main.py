@@ -78,21 +78,32 @@ def _write_output(path: Path, text: str) -> None:
                          hint="give -o a path in a folder that exists and is writable") from None
 
 
+def _format_option(*extra: str, help: str = "") -> _Parser:
+    """The `--format` every command takes, with a command's own extra formats."""
+    p = _Parser(add_help=False)
+    p.add_argument("--format", "-f", choices=["text", "json", *extra], default="text",
+                   help=help or "text for people, json for scripts (default: text)")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
     p.add_argument("--version", action="version", version=f"fusebook {__version__}")
-    common = _Parser(add_help=False)
-    common.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    common = _format_option()
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("validate", parents=[common], help="check recipes without a chip")
     s.add_argument("recipes", nargs="+", type=Path)
 
-    s = sub.add_parser("plan", parents=[common], help="dry-run a recipe against a chip or snapshot")
+    s = sub.add_parser("plan", help="dry-run a recipe against a chip or snapshot", parents=[_format_option(
+        "efsw", help="text, json, or efsw: espefuse's staged-write token of the plan (EFSW:...), "
+        "for esp_efuse_token_burn() in firmware")])
     s.add_argument("recipe", type=Path)
     _connection_options(s, snapshot=True)
     _recipe_options(s)
     s.add_argument("-o", "--output", type=Path, help="save the plan as JSON")
+    s.add_argument("--allow-secrets", action="store_true",
+                   help="with --format efsw: print the token even though it holds key material in clear")
 
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path)
@@ -112,10 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
-    s = sub.add_parser("snapshot", parents=[common], help="read a chip into a snapshot file")
+    s = sub.add_parser("snapshot", help="read a chip into a snapshot file", parents=[_format_option(
+        "efsr", help="text, json, or efsr: the chip as espefuse's read token (EFSR:..., "
+        "as `espefuse dump --format token`)")])
     _connection_options(s)
-    s.add_argument("-o", "--output", type=Path)
-    s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook")
+    s.add_argument("-o", "--output", type=Path, help="write the snapshot to this file")
+    s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook",
+                   help="fusebook JSON (default), an EFSR token, or an espefuse efuse file (needs -o)")
 
     s = sub.add_parser("summary", parents=[common], help="the chip's fields, like espefuse summary")
     s.add_argument("names", nargs="*", help="only these fields (default: all)")
@@ -279,11 +293,14 @@ def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
         formats.to_efuse_file(image, args.output)
         out.emit({"written": str(args.output)}, f"wrote {args.output}")
         return EXIT_OK
-    if args.as_ == "token":
-        token = formats.to_token(image)
+    if args.as_ == "token" or args.format == "efsr":
+        token = api.efsr_token(image)
         if args.output:
             _write_output(args.output, token + "\n")
-        out.emit({"token": token}, token)
+        if args.format == "efsr":
+            sys.stdout.write(token + "\n")
+        else:
+            out.emit({"token": token}, token)
         return EXIT_OK
     data = api.snapshot_json(image, source)
     if args.output:
@@ -350,6 +367,13 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
                           _pairs(args.set, "--set"))
     if args.output:
         _write_output(args.output, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    if args.format == "efsw":
+        token = api.efsw_token(result.plan, allow_secrets=args.allow_secrets)
+        if api.has_key_material(result.plan):
+            sys.stderr.write("warning: this EFSW token holds key material in clear: "
+                             "keep it as secret as the key\n")
+        sys.stdout.write(token + "\n")
+        return EXIT_OK
     out.emit(body, lambda: render.plan_text(result.plan))
     return EXIT_OK
 
