@@ -42,7 +42,7 @@ from fusebook.numbers import parse_int
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
-from fusebook.secret import Secret
+from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
@@ -64,6 +64,7 @@ __all__ = [
     "load_recipe",
     "load_snapshot",
     "plan",
+    "render_unit",
     "snapshot_json",
 ]
 
@@ -330,6 +331,84 @@ def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> P
         if chip.has_field(name):
             unique[name] = str(view.value(name))
     return PlanResult(burn, index, unique)
+
+
+# -- rendering, for debugging templates -----------------------------------------------
+@dataclass(frozen=True)
+class UnitRendering:
+    """What a recipe resolves to for one unit, secrets as fingerprints (`fusebook render`)."""
+
+    index: int | None
+    chip: str
+    source: str
+    inputs: tuple[dict[str, Any], ...]
+    vars: tuple[Any, ...]
+    steps: tuple[Any, ...]
+    require: tuple[Any, ...]
+
+
+#: The step arguments that hold key material even when written as plain hex in a recipe.
+_KEY_ARGS = {"burn_key": ("data",)}
+
+
+def _no_keys(kind: str, args: Any) -> Any:
+    """Step arguments with key data as a `Secret` (whose every printed form is a fingerprint)."""
+    if not isinstance(args, dict) or kind not in _KEY_ARGS:
+        return args
+    out = dict(args)
+    for name in _KEY_ARGS[kind]:
+        value = out.get(name)
+        if value is not None and not isinstance(value, (Secret, SecretValue)):
+            out[name] = Secret(value if isinstance(value, bytes) else _key_bytes(str(value)))
+    return out
+
+
+def _key_bytes(text: str) -> bytes:
+    """Key data as written in a step: hex (so the fingerprint is the key's), else its text."""
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        return text.encode()
+
+
+def _input_summary(value: Any) -> str:
+    if isinstance(value, (Secret, SecretValue)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"{len(value)} bytes"
+    if isinstance(value, Mapping):
+        return f"mapping of {len(value)} entries"
+    if isinstance(value, (list, tuple)):
+        return f"list of {len(value)} items"
+    return repr(value)
+
+
+def render_unit(loaded: LoadedRecipe, image: EfuseImage, index: int | None, source: str) -> UnitRendering:
+    """The recipe's vars, inputs, `require` outcomes and steps (with their `when`) for one unit.
+
+    Nothing is planned: this is what the templates give, for debugging them. Each item
+    carries the error its template raised instead of stopping at the first one.
+    """
+    import dataclasses as _dc
+
+    from fusebook.recipe.render import trace_recipe
+
+    image = loaded.with_extension(image)
+    trace = trace_recipe(loaded.compiled, _context(loaded, image, index))
+    specs = loaded.recipe.inputs
+    inputs = tuple(
+        {"name": name, "file": specs[name].file, "secret": bool(specs[name].secret),
+         "digest": loaded.input_digests.get(name), "value": _input_summary(value)}
+        for name, value in loaded.inputs.items()
+    )
+    # key data written in a var (and passed to a step) is shown as the step shows it
+    keys = {str(t.value[a]): t.value[a] for t in trace.steps if isinstance(t.value, dict)
+            for a in _KEY_ARGS.get(t.kind, ()) if isinstance(t.value.get(a), (str, bytes))}
+    steps = tuple(_dc.replace(t, value=_no_keys(t.kind, t.value)) for t in trace.steps)
+    variables = tuple(
+        _dc.replace(v, value=Secret(_key_bytes(str(v.value)))) if isinstance(v.value, str) and v.value in keys
+        else v for v in trace.vars)
+    return UnitRendering(index, image.chip.name, source, inputs, variables, steps, trace.require)
 
 
 # -- applying ------------------------------------------------------------------------

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-secrets", action="store_true",
                    help="with --format efsw: print the token even though it holds key material in clear")
 
+    s = sub.add_parser("render", parents=[common],
+                       help="what a recipe's templates give for one unit: vars, inputs, steps and their `when`")
+    s.add_argument("recipe", type=Path)
+    _connection_options(s, snapshot=True)
+    _recipe_options(s)
+
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path)
     _connection_options(s)
@@ -560,6 +566,12 @@ def cmd_check(args: argparse.Namespace, out: Out) -> int:
     return run_check(args, out)
 
 
+def cmd_render(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.render_recipe import run_render
+
+    return run_render(args, out)
+
+
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     from fusebook.virtual.server import run_server
 
@@ -586,6 +598,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
     "check": cmd_check,
+    "render": cmd_render,
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
 }
