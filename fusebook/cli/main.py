@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from fusebook import __version__, api
-from fusebook.cli import render
+from fusebook.cli import habits, render
 from fusebook.errors import Aborted, FusebookError, InputError, Stopped
 from fusebook.numbers import integer
 
@@ -32,7 +32,7 @@ class UsageError(InputError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 by itself; keep our format
-        raise UsageError(message, hint=f"`{self.prog} --help` lists the options")
+        raise UsageError(message, hint=habits.suggestion(self, message) or f"`{self.prog} --help` lists the options")
 
 
 def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> None:
@@ -40,15 +40,29 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
     g.add_argument("--port", "-p", help="any pyserial URL or device: /dev/ttyUSB0, socket://host:port, rfc2217://...")
     g.add_argument("--virt", action="store_true", help="use fusebook's virtual chip (needs --chip)")
     g.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
-    g.add_argument("--efuse-file", type=Path, help="virtual chip state (espefuse's --path-efuse-file layout)")
+    g.add_argument("--efuse-file", "--path-efuse-file", type=Path,
+                   help="virtual chip state, in the layout of espefuse's --path-efuse-file (its name works too)")
     g.add_argument("--factory-mac", help="a new virtual chip's factory MAC (default: derived from --efuse-file)")
     g.add_argument("--baud", "-b", type=integer, default=115200)
     g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
     if snapshot:
         g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
+        _token_option(g)
     if not any(a.dest == "extend_efuse_table" for a in p._actions):
         g.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
+
+
+def _efs_token(text: str) -> str:
+    if not text.startswith(("EFSR:", "EFSW:", "EFSRW:")):
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not an eFuse token (EFSR:chip:...)")
+    return text
+
+
+def _token_option(g: Any) -> None:
+    """espefuse's `--token EFSR:...`: the chip's state from a token, here a `--snapshot`."""
+    g.add_argument("--token", dest="snapshot", type=_efs_token, default=argparse.SUPPRESS,
+                   help="an espefuse eFuse token (EFSR:chip:...) as the chip's state, as espefuse's --token")
 
 
 def _recipe_options(p: argparse.ArgumentParser) -> None:
@@ -115,14 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("recipe", type=Path)
     _connection_options(s)
     _recipe_options(s)
-    s.add_argument("--yes", "-y", action="store_true", help="do not ask for BURN")
+    s.add_argument("--yes", "-y", "--do-not-confirm", action="store_true",
+                   help="do not ask for BURN (espefuse's --do-not-confirm works too)")
     s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
     s.add_argument("recipe", type=Path)
     s.add_argument("--indices", required=True, help="e.g. 1-10000 or 1-10,20")
-    s.add_argument("--snapshot", "-s", default="blank")
+    s.add_argument("--snapshot", "-s", default="blank", help="the state every index is planned against (default blank)")
+    _token_option(s)
     s.add_argument("--chip", "-c", default=None)
     s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
@@ -155,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
     s.add_argument("--chip", "-c", required=True)
     s.add_argument("--listen", default="127.0.0.1:5555")
-    s.add_argument("--efuse-file", type=Path)
+    s.add_argument("--efuse-file", "--path-efuse-file", type=Path,
+                   help="the chip's state file, in espefuse's --path-efuse-file layout (default: in memory)")
     s.add_argument("--factory-mac", help="the new virtual chip's factory MAC (default: see docs/link.md)")
     s.add_argument("--fault", help="inject faults: drop=N,..; corrupt=N,..; late=N; stall=N; "
                    "disconnect=N; fail-programs=N (request numbers)")
@@ -611,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     ) else "text"
     out = Out(fmt)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(habits.command_first(argv, parser))
         out = Out(getattr(args, "format", "text"))
         code = COMMANDS[args.command](args, out)
     except KeyboardInterrupt:

@@ -1,0 +1,51 @@
+"""espefuse habits on fusebook's command line: options before the command, espefuse's
+option names, and did-you-mean for a mistyped command or option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fusebook.cli.habits import command_first
+from fusebook.cli.main import build_parser
+
+from .conftest import fusebook
+
+
+def test_options_before_the_command_work_as_after_it(tmp_path: Path) -> None:
+    f = tmp_path / "c3.bin"
+    before = fusebook("--virt", "--chip", "esp32c3", "--path-efuse-file", f, "--format", "json",
+                      "summary", "DIS_USB_JTAG")
+    after = fusebook("summary", "DIS_USB_JTAG", "--virt", "--chip", "esp32c3", "--efuse-file", f,
+                     "--format", "json")
+    assert before.code == after.code == 0, before.err
+    assert before.json["fields"] == after.json["fields"]
+
+
+def test_command_first_moves_only_known_options() -> None:
+    p = build_parser()
+    assert command_first(["--virt", "-c", "esp32", "--format=json", "summary", "X"], p) == [
+        "summary", "--virt", "-c", "esp32", "--format=json", "X"]
+    assert command_first(["--version"], p) == ["--version"]
+    assert command_first(["--bogus", "summary"], p) == ["--bogus", "summary"]
+    assert command_first(["summary", "--virt"], p) == ["summary", "--virt"]
+
+
+def test_espefuse_option_names(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("fusebook: 1\nname: t\nchip: esp32c3\nsteps:\n  - burn-efuse: {DIS_USB_JTAG: 1}\n")
+    f = tmp_path / "c3.bin"
+    r = fusebook("apply", recipe, "--virt", "--chip", "esp32c3", "--path-efuse-file", f,
+                 "--do-not-confirm", "--no-ledger")
+    assert r.code == 0, r.err
+    token = fusebook("snapshot", "--virt", "--chip", "esp32c3", "--efuse-file", f, "--format", "efsr").out.strip()
+    r = fusebook("summary", "DIS_USB_JTAG", "--token", token, "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json["fields"][0]["value"] is True
+    assert fusebook("summary", "--token", "not-a-token").code == 2
+
+
+def test_did_you_mean_for_commands_and_options() -> None:
+    r = fusebook("sumary")
+    assert r.code == 2 and "did you mean summary?" in r.err
+    r = fusebook("summary", "--virtt", "--chip", "esp32c3")
+    assert r.code == 2 and "did you mean --virt?" in r.err
