@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook",
                    help="fusebook JSON (default), an EFSR token, or an espefuse efuse file (needs -o)")
 
-    s = sub.add_parser("summary", parents=[common], help="the chip's fields, like espefuse summary")
+    s = sub.add_parser("summary", help="the chip's fields, like espefuse summary", parents=[_format_option(
+        "espefuse-json", help="text, json, or espefuse-json: the shape of `espefuse summary --format json`")])
     s.add_argument("names", nargs="*", help="only these fields (default: all)")
     _connection_options(s, snapshot=True)
 
@@ -265,6 +266,11 @@ def cmd_summary(args: argparse.Namespace, out: Out) -> int:
     if getattr(args, "extend_efuse_table", None):
         image = image.with_chip(_extended(image.chip, args))
     only = [image.chip.field(n).name for n in args.names]  # unknown names: exit 2, did-you-mean
+    if args.format == "espefuse-json":
+        from fusebook.cli import espefuse_json
+
+        sys.stdout.write(json.dumps(espefuse_json.summary(image, only), sort_keys=True, indent=4) + "\n")
+        return EXIT_OK
     rows = [r for r in render.summary_rows(image) if not only or r["name"] in only]
     out.emit(
         {"chip": image.chip.name, "revision": image.revision, "source": source, "fields": rows},

@@ -49,3 +49,25 @@ def test_did_you_mean_for_commands_and_options() -> None:
     assert r.code == 2 and "did you mean summary?" in r.err
     r = fusebook("summary", "--virtt", "--chip", "esp32c3")
     assert r.code == 2 and "did you mean --virt?" in r.err
+
+
+def test_summary_shows_unreadable_as_question_marks_protections_in_hex(tmp_path: Path) -> None:
+    from .conftest import RECIPES
+
+    f = tmp_path / "c3.bin"
+    r = fusebook("apply", RECIPES / "flash-encryption-esp32c3.yaml", "--virt", "--chip", "esp32c3",
+                 "--efuse-file", f, "--yes", "--no-ledger")
+    assert r.code == 0, r.err
+    r = fusebook("--virt", "--chip", "esp32c3", "--efuse-file", f, "summary", "BLOCK_KEY0", "WR_DIS", "RD_DIS")
+    assert r.code == 0, r.err
+    rows = {line.split()[1]: line for line in r.out.splitlines() if line.split()[1:2] in
+            (["BLOCK_KEY0"], ["WR_DIS"], ["RD_DIS"])}
+    assert "description" in r.out.splitlines()[2]
+    assert " ?? " in rows["BLOCK_KEY0"] and "Key0 or user data" in rows["BLOCK_KEY0"]
+    assert " 0x01 " in rows["RD_DIS"]
+    wr = [w for w in rows["WR_DIS"].split() if w.startswith("0x")]
+    assert len(wr) == 1 and len(wr[0]) == 10 and int(wr[0], 16) != 0
+
+    j = fusebook("summary", "BLOCK_KEY0", "--virt", "--chip", "esp32c3", "--efuse-file", f,
+                 "--format", "espefuse-json").json
+    assert j["BLOCK_KEY0"]["readable"] is False and set(j["BLOCK_KEY0"]["value"]) <= {"?", " "}
