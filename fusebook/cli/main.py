@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the chip's block error flags, like espefuse check-error (exit 5 if any)")
     _connection_options(s, snapshot=True)
 
+    s = sub.add_parser("dump", parents=[common], help="every block's words, like espefuse dump")
+    _connection_options(s, snapshot=True)
+
+    s = sub.add_parser("get-custom-mac", parents=[common], help="the custom MAC, like espefuse get-custom-mac")
+    _connection_options(s, snapshot=True)
+
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
     s.add_argument("chip")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
@@ -267,9 +273,9 @@ def cmd_summary(args: argparse.Namespace, out: Out) -> int:
         image = image.with_chip(_extended(image.chip, args))
     only = [image.chip.field(n).name for n in args.names]  # unknown names: exit 2, did-you-mean
     if args.format == "espefuse-json":
-        from fusebook.cli import espefuse_json
+        from fusebook.cli import espefuse_forms
 
-        sys.stdout.write(json.dumps(espefuse_json.summary(image, only), sort_keys=True, indent=4) + "\n")
+        sys.stdout.write(json.dumps(espefuse_forms.summary(image, only), sort_keys=True, indent=4) + "\n")
         return EXIT_OK
     rows = [r for r in render.summary_rows(image) if not only or r["name"] in only]
     out.emit(
@@ -308,6 +314,28 @@ def cmd_check_error(args: argparse.Namespace, out: Out) -> int:
 
     out.emit(data, text)
     return EXIT_OK if not bad else EXIT_ERROR_FLAGS
+
+
+def cmd_dump(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli import espefuse_forms
+
+    image, source = _image_from(args)
+    blocks = [{"block": b.id, "name": b.name, "words": [f"0x{w:08x}" for w in image.words(b.id)]}
+              for b in image.chip.blocks]
+    out.emit({"chip": image.chip.name, "source": source, "blocks": blocks},
+             lambda: "\n".join(espefuse_forms.dump_lines(image)))
+    return EXIT_OK
+
+
+def cmd_get_custom_mac(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli import espefuse_forms
+
+    image, source = _image_from(args)
+    if not image.chip.has_field("CUSTOM_MAC"):
+        raise UsageError(f"{image.chip.description} has no CUSTOM_MAC field")
+    data = {"chip": image.chip.name, "source": source, **espefuse_forms.custom_mac(image)}
+    out.emit(data, lambda: espefuse_forms.custom_mac_line(image))
+    return EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
@@ -615,6 +643,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "fields": cmd_fields,
     "summary": cmd_summary,
     "check-error": cmd_check_error,
+    "dump": cmd_dump,
+    "get-custom-mac": cmd_get_custom_mac,
     "snapshot": cmd_snapshot,
     "schema": cmd_schema,
     "validate": cmd_validate,

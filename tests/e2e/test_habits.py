@@ -71,3 +71,16 @@ def test_summary_shows_unreadable_as_question_marks_protections_in_hex(tmp_path:
     j = fusebook("summary", "BLOCK_KEY0", "--virt", "--chip", "esp32c3", "--efuse-file", f,
                  "--format", "espefuse-json").json
     assert j["BLOCK_KEY0"]["readable"] is False and set(j["BLOCK_KEY0"]["value"]) <= {"?", " "}
+
+
+def test_dump_and_get_custom_mac_commands(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("fusebook: 1\nname: t\nchip: esp32c3\nsteps:\n  - burn-custom-mac: '02:11:22:33:44:55'\n")
+    f = tmp_path / "c3.bin"
+    assert fusebook("apply", recipe, "--virt", "--chip", "esp32c3", "--efuse-file", f, "--yes", "--no-ledger").code == 0
+    r = fusebook("--virt", "--chip", "esp32c3", "--efuse-file", f, "get-custom-mac")
+    assert r.code == 0 and r.out.strip() == "Custom MAC Address: 02:11:22:33:44:55 (OK)", r.err
+    r = fusebook("dump", "--virt", "--chip", "esp32c3", "--efuse-file", f)
+    assert r.code == 0 and len(r.out.splitlines()) == 11 and r.out.startswith("BLOCK0 ")
+    assert "BLOCK_USR_DATA  (BLOCK3          ) [3 ] dump: 00000000 00000000 00000000 00000000 00000000 00000000 22110200 00554433" in r.out
+    assert fusebook("dump", "--snapshot", "blank", "--chip", "esp32c3", "--format", "json").json["blocks"][0]["name"] == "BLOCK0"

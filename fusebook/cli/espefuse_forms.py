@@ -1,4 +1,9 @@
-"""`summary --format espefuse-json`: the summary in espefuse's `summary --format json` shape.
+"""Outputs in espefuse's own shapes, for scripts and people used to them.
+
+- `dump_lines`: `espefuse dump` (each block's words, as the chip reads them);
+- `custom_mac_line`: `espefuse get-custom-mac`;
+- `summary`: `summary --format espefuse-json`, the shape of `espefuse summary --format json`.
+
 
 Scripts written against espefuse parse one object per field name with `name`, `value`,
 `raw_value`, `readable`, `writeable`, `description`, `category`, `block`, `word`, `pos`,
@@ -110,3 +115,45 @@ def summary(image: EfuseImage, only: list[str] | None = None) -> dict[str, dict[
             "bit_len": bits,
         }
     return out
+
+
+def dump_lines(image: EfuseImage) -> list[str]:
+    """`espefuse dump`: per block its name, aliases, number and words, first word first.
+
+    A block carries the words its coding holds (an ESP32 block under 3/4 coding, 6).
+    """
+    lines = []
+    for b in image.chip.blocks:
+        words = image.blocks[b.id].to_bytes(b.words * 4, "little")[: image.data_bytes(b)]
+        text = " ".join(f"{int.from_bytes(words[i : i + 4], 'little'):08x}" for i in range(0, len(words), 4))
+        lines.append(f"{b.name:<15s} ({' '.join(b.aliases)[:16]:<16s}) [{b.id:<2d}] dump: {text}")
+    return lines
+
+
+def custom_mac(image: EfuseImage) -> dict[str, Any]:
+    """The custom MAC as `espefuse get-custom-mac` reports it, as values.
+
+    Where the chip has a MAC_VERSION field (the ESP32), a custom MAC counts as set only
+    once MAC_VERSION is; elsewhere it is whatever CUSTOM_MAC holds.
+    """
+    chip = image.chip
+    f = chip.field("CUSTOM_MAC")
+    mac = str(codecs.decode_value(chip, f, image.raw(f)))
+    version = image.raw(chip.field("MAC_VERSION")) if chip.has_field("MAC_VERSION") else None
+    return {
+        "custom_mac": mac,
+        "check": _mac_check(image, f, mac),
+        "version": version,
+        "set": version != 0 if version is not None else mac != "00:00:00:00:00:00",
+        "readable": image.field_readable(f),
+    }
+
+
+def custom_mac_line(image: EfuseImage) -> str:
+    """espefuse's line for `get-custom-mac`."""
+    m = custom_mac(image)
+    if m["version"] is None:
+        return f"Custom MAC Address: {m['custom_mac']} {m['check']}"
+    if not m["version"]:
+        return "Custom MAC Address is not set in the device."
+    return f"Custom MAC Address version {m['version']}: {m['custom_mac']} {m['check']}"
