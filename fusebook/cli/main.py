@@ -422,10 +422,10 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     result = api.plan(loaded, image, args.index)
     body = api.saved_plan(loaded, result, source, _pairs(args.input, "--input"),
                           _pairs(args.set, "--set"))
+    token = api.efsw_token(result.plan, allow_secrets=args.allow_secrets) if args.format == "efsw" else None
     if args.output:
         _write_output(args.output, json.dumps(body, indent=2, sort_keys=True) + "\n")
-    if args.format == "efsw":
-        token = api.efsw_token(result.plan, allow_secrets=args.allow_secrets)
+    if token is not None:
         if api.has_key_material(result.plan):
             sys.stderr.write("warning: this EFSW token holds key material in clear: "
                              "keep it as secret as the key\n")
