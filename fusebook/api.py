@@ -42,7 +42,7 @@ from fusebook.numbers import parse_int
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
-from fusebook.secret import Secret
+from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
@@ -56,12 +56,16 @@ __all__ = [
     "StopRequest",
     "apply",
     "connect",
+    "efsr_token",
+    "efsw_token",
     "error_flags",
+    "has_key_material",
     "load_chip",
     "load_recipe",
     "load_snapshot",
     "new_recipe",
     "plan",
+    "render_unit",
     "snapshot_json",
     "starter_chips",
     "starter_kinds",
@@ -367,6 +371,84 @@ def _table_notes(warnings: Iterable[Any]) -> tuple[Any, ...]:
     from fusebook.plan.model import Origin, PlanWarning
 
     return tuple(PlanWarning(w.message, Origin("extend_efuse_table", w.location)) for w in warnings)
+
+
+# -- rendering, for debugging templates -----------------------------------------------
+@dataclass(frozen=True)
+class UnitRendering:
+    """What a recipe resolves to for one unit, secrets as fingerprints (`fusebook render`)."""
+
+    index: int | None
+    chip: str
+    source: str
+    inputs: tuple[dict[str, Any], ...]
+    vars: tuple[Any, ...]
+    steps: tuple[Any, ...]
+    require: tuple[Any, ...]
+
+
+#: The step arguments that hold key material even when written as plain hex in a recipe.
+_KEY_ARGS = {"burn_key": ("data",)}
+
+
+def _no_keys(kind: str, args: Any) -> Any:
+    """Step arguments with key data as a `Secret` (whose every printed form is a fingerprint)."""
+    if not isinstance(args, dict) or kind not in _KEY_ARGS:
+        return args
+    out = dict(args)
+    for name in _KEY_ARGS[kind]:
+        value = out.get(name)
+        if value is not None and not isinstance(value, (Secret, SecretValue)):
+            out[name] = Secret(value if isinstance(value, bytes) else _key_bytes(str(value)))
+    return out
+
+
+def _key_bytes(text: str) -> bytes:
+    """Key data as written in a step: hex (so the fingerprint is the key's), else its text."""
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        return text.encode()
+
+
+def _input_summary(value: Any) -> str:
+    if isinstance(value, (Secret, SecretValue)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"{len(value)} bytes"
+    if isinstance(value, Mapping):
+        return f"mapping of {len(value)} entries"
+    if isinstance(value, (list, tuple)):
+        return f"list of {len(value)} items"
+    return repr(value)
+
+
+def render_unit(loaded: LoadedRecipe, image: EfuseImage, index: int | None, source: str) -> UnitRendering:
+    """The recipe's vars, inputs, `require` outcomes and steps (with their `when`) for one unit.
+
+    Nothing is planned: this is what the templates give, for debugging them. Each item
+    carries the error its template raised instead of stopping at the first one.
+    """
+    import dataclasses as _dc
+
+    from fusebook.recipe.render import trace_recipe
+
+    image = loaded.with_extension(image)
+    trace = trace_recipe(loaded.compiled, _context(loaded, image, index))
+    specs = loaded.recipe.inputs
+    inputs = tuple(
+        {"name": name, "file": specs[name].file, "secret": bool(specs[name].secret),
+         "digest": loaded.input_digests.get(name), "value": _input_summary(value)}
+        for name, value in loaded.inputs.items()
+    )
+    # key data written in a var (and passed to a step) is shown as the step shows it
+    keys = {str(t.value[a]): t.value[a] for t in trace.steps if isinstance(t.value, dict)
+            for a in _KEY_ARGS.get(t.kind, ()) if isinstance(t.value.get(a), (str, bytes))}
+    steps = tuple(_dc.replace(t, value=_no_keys(t.kind, t.value)) for t in trace.steps)
+    variables = tuple(
+        _dc.replace(v, value=Secret(_key_bytes(str(v.value)))) if isinstance(v.value, str) and v.value in keys
+        else v for v in trace.vars)
+    return UnitRendering(index, image.chip.name, source, inputs, variables, steps, trace.require)
 
 
 # -- applying ------------------------------------------------------------------------
@@ -730,6 +812,34 @@ def error_flags(image: EfuseImage) -> tuple[BlockFlags, ...]:
 # -- snapshots -----------------------------------------------------------------------
 def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
     return to_json(image, source)
+
+
+def efsr_token(image: EfuseImage) -> str:
+    """`image` as espefuse's read token (`espefuse dump --format token`)."""
+    return to_token(image)
+
+
+def has_key_material(burn: BurnPlan) -> bool:
+    """True if the plan burns a key or secret input (its EFSW token would show it)."""
+    from fusebook.plan.efsw import has_key_material as _has
+
+    return _has(burn)
+
+
+def efsw_token(burn: BurnPlan, *, allow_secrets: bool = False) -> str:
+    """The plan as espefuse's staged-write token, for `esp_efuse_token_burn()` in firmware.
+
+    The token holds the bits to burn in clear, so a plan that burns key material is refused
+    (InputError, exit 2) unless `allow_secrets`.
+    """
+    from fusebook.plan.efsw import staged_write_token
+
+    if has_key_material(burn) and not allow_secrets:
+        raise InputError(
+            "the plan burns key material, and an EFSW token carries it in clear",
+            hint="pass --allow-secrets to print it anyway, and guard the token like the key itself",
+        )
+    return staged_write_token(burn)
 
 
 def indices(spec: str) -> list[int]:

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from fusebook import __version__, api
-from fusebook.cli import render, style
+from fusebook.cli import habits, render, style
 from fusebook.errors import Aborted, FusebookError, InputError, PlanError, SourceLocation, Stopped
 from fusebook.numbers import integer
 
@@ -32,7 +32,7 @@ class UsageError(InputError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 by itself; keep our format
-        raise UsageError(message, hint=f"`{self.prog} --help` lists the options")
+        raise UsageError(message, hint=habits.suggestion(self, message) or f"`{self.prog} --help` lists the options")
 
 
 def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False, table: bool = True) -> None:
@@ -40,15 +40,29 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False, tabl
     g.add_argument("--port", "-p", help="any pyserial URL or device: /dev/ttyUSB0, socket://host:port, rfc2217://...")
     g.add_argument("--virt", action="store_true", help="use fusebook's virtual chip (needs --chip)")
     g.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
-    g.add_argument("--efuse-file", type=Path, help="virtual chip state (espefuse's --path-efuse-file layout)")
+    g.add_argument("--efuse-file", "--path-efuse-file", type=Path,
+                   help="virtual chip state, in the layout of espefuse's --path-efuse-file (its name works too)")
     g.add_argument("--factory-mac", help="a new virtual chip's factory MAC (default: derived from --efuse-file)")
     g.add_argument("--baud", "-b", type=integer, default=115200)
     g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
     g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
     if snapshot:
         g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
+        _token_option(g)
     if table and not any(a.dest == "extend_efuse_table" for a in p._actions):
         g.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
+
+
+def _efs_token(text: str) -> str:
+    if not text.startswith(("EFSR:", "EFSW:", "EFSRW:")):
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not an eFuse token (EFSR:chip:...)")
+    return text
+
+
+def _token_option(g: Any) -> None:
+    """espefuse's `--token EFSR:...`: the chip's state from a token, here a `--snapshot`."""
+    g.add_argument("--token", dest="snapshot", type=_efs_token, default=argparse.SUPPRESS,
+                   help="an espefuse eFuse token (EFSR:chip:...) as the chip's state, as espefuse's --token")
 
 
 def _recipe_options(p: argparse.ArgumentParser) -> None:
@@ -78,11 +92,18 @@ def _write_output(path: Path, text: str) -> None:
                          hint="give -o a path in a folder that exists and is writable") from None
 
 
+def _format_option(*extra: str, help: str = "") -> _Parser:
+    """The `--format` every command takes, with a command's own extra formats."""
+    p = _Parser(add_help=False)
+    p.add_argument("--format", "-f", choices=["text", "json", *extra], default="text",
+                   help=help or "text for people, json for scripts (default: text)")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
     p.add_argument("--version", action="version", version=f"fusebook {__version__}")
-    common = _Parser(add_help=False)
-    common.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    common = _format_option()
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("validate", parents=[common],
@@ -90,17 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("recipes", nargs="+", type=Path)
     _connection_options(s, snapshot=True, table=False)
 
-    s = sub.add_parser("plan", parents=[common], help="dry-run a recipe against a chip or snapshot")
+    s = sub.add_parser("plan", help="dry-run a recipe against a chip or snapshot", parents=[_format_option(
+        "efsw", help="text, json, or efsw: espefuse's staged-write token of the plan (EFSW:...), "
+        "for esp_efuse_token_burn() in firmware")])
     s.add_argument("recipe", type=Path)
     _connection_options(s, snapshot=True)
     _recipe_options(s)
     s.add_argument("-o", "--output", type=Path, help="save the plan as JSON")
+    s.add_argument("--allow-secrets", action="store_true",
+                   help="with --format efsw: print the token even though it holds key material in clear")
+
+    s = sub.add_parser("render", parents=[common],
+                       help="what a recipe's templates give for one unit: vars, inputs, steps and their `when`")
+    s.add_argument("recipe", type=Path)
+    _connection_options(s, snapshot=True)
+    _recipe_options(s)
 
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path)
     _connection_options(s)
     _recipe_options(s)
-    s.add_argument("--yes", "-y", action="store_true", help="do not ask for BURN")
+    s.add_argument("--yes", "-y", "--do-not-confirm", action="store_true",
+                   help="do not ask for BURN (espefuse's --do-not-confirm works too)")
     s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
@@ -109,23 +141,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (needed when the recipe uses `index`)")
     s.add_argument("--snapshot", "-s", default="blank",
                    help="the chip state to plan against (default: a blank chip of each chip the recipe lists)")
+    _token_option(s)
     s.add_argument("--chip", "-c", default=None, help="check for this chip only")
     s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
-    s = sub.add_parser("snapshot", parents=[common], help="read a chip into a snapshot file")
+    s = sub.add_parser("snapshot", help="read a chip into a snapshot file", parents=[_format_option(
+        "efsr", help="text, json, or efsr: the chip as espefuse's read token (EFSR:..., "
+        "as `espefuse dump --format token`)")])
     _connection_options(s)
-    s.add_argument("-o", "--output", type=Path)
-    s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook")
+    s.add_argument("-o", "--output", type=Path, help="write the snapshot to this file")
+    s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook",
+                   help="fusebook JSON (default), an EFSR token, or an espefuse efuse file (needs -o)")
 
-    s = sub.add_parser("summary", parents=[common], help="the chip's fields, like espefuse summary")
+    s = sub.add_parser("summary", help="the chip's fields, like espefuse summary", parents=[_format_option(
+        "espefuse-json", help="text, json, or espefuse-json: the shape of `espefuse summary --format json`")])
     s.add_argument("names", nargs="*", help="only these fields (default: all)")
     _connection_options(s, snapshot=True)
 
     s = sub.add_parser("check-error", parents=[common],
                        help="the chip's block error flags, like espefuse check-error (exit 5 if any)")
+    _connection_options(s, snapshot=True)
+
+    s = sub.add_parser("dump", parents=[common], help="every block's words, like espefuse dump")
+    _connection_options(s, snapshot=True)
+
+    s = sub.add_parser("get-custom-mac", parents=[common], help="the custom MAC, like espefuse get-custom-mac")
     _connection_options(s, snapshot=True)
 
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
@@ -146,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
     s.add_argument("--chip", "-c", required=True)
     s.add_argument("--listen", default="127.0.0.1:5555")
-    s.add_argument("--efuse-file", type=Path)
+    s.add_argument("--efuse-file", "--path-efuse-file", type=Path,
+                   help="the chip's state file, in espefuse's --path-efuse-file layout (default: in memory)")
     s.add_argument("--factory-mac", help="the new virtual chip's factory MAC (default: see docs/link.md)")
     s.add_argument("--fault", help="inject faults: drop=N,..; corrupt=N,..; late=N; stall=N; "
                    "disconnect=N; fail-programs=N (request numbers)")
@@ -263,6 +307,11 @@ def cmd_summary(args: argparse.Namespace, out: Out) -> int:
     if getattr(args, "extend_efuse_table", None):
         image = image.with_chip(_extended(image.chip, args))
     only = [image.chip.field(n).name for n in args.names]  # unknown names: exit 2, did-you-mean
+    if args.format == "espefuse-json":
+        from fusebook.cli import espefuse_forms
+
+        sys.stdout.write(json.dumps(espefuse_forms.summary(image, only), sort_keys=True, indent=4) + "\n")
+        return EXIT_OK
     rows = [r for r in render.summary_rows(image) if not only or r["name"] in only]
     out.emit(
         {"chip": image.chip.name, "revision": image.revision, "source": source, "fields": rows},
@@ -302,6 +351,28 @@ def cmd_check_error(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK if not bad else EXIT_ERROR_FLAGS
 
 
+def cmd_dump(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli import espefuse_forms
+
+    image, source = _image_from(args)
+    blocks = [{"block": b.id, "name": b.name, "words": [f"0x{w:08x}" for w in image.words(b.id)]}
+              for b in image.chip.blocks]
+    out.emit({"chip": image.chip.name, "source": source, "blocks": blocks},
+             lambda: "\n".join(espefuse_forms.dump_lines(image)))
+    return EXIT_OK
+
+
+def cmd_get_custom_mac(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli import espefuse_forms
+
+    image, source = _image_from(args)
+    if not image.chip.has_field("CUSTOM_MAC"):
+        raise UsageError(f"{image.chip.description} has no CUSTOM_MAC field")
+    data = {"chip": image.chip.name, "source": source, **espefuse_forms.custom_mac(image)}
+    out.emit(data, lambda: espefuse_forms.custom_mac_line(image))
+    return EXIT_OK
+
+
 def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
     from fusebook.snapshot import formats
 
@@ -314,11 +385,14 @@ def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
         formats.to_efuse_file(image, args.output)
         out.emit({"written": str(args.output)}, f"wrote {args.output}")
         return EXIT_OK
-    if args.as_ == "token":
-        token = formats.to_token(image)
+    if args.as_ == "token" or args.format == "efsr":
+        token = api.efsr_token(image)
         if args.output:
             _write_output(args.output, token + "\n")
-        out.emit({"token": token}, token)
+        if args.format == "efsr":
+            sys.stdout.write(token + "\n")
+        else:
+            out.emit({"token": token}, token)
         return EXIT_OK
     data = api.snapshot_json(image, source)
     if args.output:
@@ -418,8 +492,15 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     result = api.plan(loaded, image, args.index)
     body = api.saved_plan(loaded, result, source, _pairs(args.input, "--input"),
                           _pairs(args.set, "--set"))
+    token = api.efsw_token(result.plan, allow_secrets=args.allow_secrets) if args.format == "efsw" else None
     if args.output:
         _write_output(args.output, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    if token is not None:
+        if api.has_key_material(result.plan):
+            sys.stderr.write("warning: this EFSW token holds key material in clear: "
+                             "keep it as secret as the key\n")
+        sys.stdout.write(token + "\n")
+        return EXIT_OK
     out.emit(body, lambda: render.plan_text(result.plan))
     return EXIT_OK
 
@@ -645,6 +726,12 @@ def cmd_check(args: argparse.Namespace, out: Out) -> int:
     return run_check(args, out)
 
 
+def cmd_render(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.render_recipe import run_render
+
+    return run_render(args, out)
+
+
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     from fusebook.virtual.server import run_server
 
@@ -665,6 +752,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "fields": cmd_fields,
     "summary": cmd_summary,
     "check-error": cmd_check_error,
+    "dump": cmd_dump,
+    "get-custom-mac": cmd_get_custom_mac,
     "snapshot": cmd_snapshot,
     "schema": cmd_schema,
     "new": cmd_new,
@@ -672,6 +761,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
     "check": cmd_check,
+    "render": cmd_render,
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
 }
@@ -684,7 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     ) else "text"
     out = Out(fmt)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(habits.command_first(argv, parser))
         out = Out(getattr(args, "format", "text"))
         code = COMMANDS[args.command](args, out)
     except KeyboardInterrupt:

@@ -85,6 +85,12 @@ def fields_text(chip: ChipDef, image: EfuseImage | None = None) -> str:
     return "\n".join(parts)
 
 
+#: The words whose bits protect other fields: shown in hex, one digit per four bits.
+PROTECTION_WORDS = ("WR_DIS", "RD_DIS")
+#: What a value that cannot be read (read-protected) shows, as espefuse shows it.
+UNREADABLE = "??"
+
+
 def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
     chip = image.chip
     rows = []
@@ -96,6 +102,7 @@ def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
                 "name": f.name,
                 "block": f.block,
                 "category": f.category,
+                "description": f.description,
                 "value": value,
                 "meaning": f.meanings.get(raw) if f.meanings else None,
                 "raw": f"0x{raw:x}",
@@ -104,6 +111,25 @@ def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _shown_value(image: EfuseImage, row: dict[str, Any]) -> str:
+    """A summary row's value as the table shows it: `??` if read-protected, hex for protections."""
+    if not row["readable"]:
+        return UNREADABLE
+    if row["name"] in PROTECTION_WORDS:
+        return f"0x{int(row['raw'], 16):0{(image.chip.field(row['name']).bits + 3) // 4}x}"
+    shown = str(row["value"])
+    return f"{shown} ({row['meaning']})" if row["meaning"] else shown
+
+
+#: The widest description the summary table shows (the rest is cut with an ellipsis).
+DESCRIPTION_WIDTH = 50
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DESCRIPTION_WIDTH else text[: DESCRIPTION_WIDTH - 3] + "..."
 
 
 def summary_text(image: EfuseImage, source: str, only: list[str] | None = None) -> str:
@@ -117,12 +143,10 @@ def summary_text(image: EfuseImage, source: str, only: list[str] | None = None) 
         if only and r["name"] not in only:
             continue
         flags = ("R" if r["readable"] else "-") + ("/W" if r["writeable"] else "/-")
-        shown = r["value"]
-        if r["meaning"]:
-            shown = f"{shown} ({r['meaning']})"
-        rows.append((r["category"], r["name"], f"BLOCK{r['block']}", flags, shown))
+        rows.append((r["category"], r["name"], f"BLOCK{r['block']}", flags, _shown_value(image, r),
+                     _short(r["description"])))
     rows.sort(key=lambda x: (x[0], x[2], x[1]))
-    return head + "\n\n" + table(rows, ("category", "field", "block", "R/W", "value"))
+    return head + "\n\n" + table(rows, ("category", "field", "block", "R/W", "value", "description"))
 
 
 def plan_text(plan: BurnPlan) -> str:

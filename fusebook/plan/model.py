@@ -119,6 +119,9 @@ class BurnPlan:
     #: per block id, the bits burned from secret data (keys, secret inputs), known only in
     #: memory: what records and the predicted image's values must redact (not serialised)
     secret_bits: dict[int, int] = field(default_factory=dict, compare=False)
+    #: per block id, every bit the steps that change something ask for, already burned ones
+    #: included: what espefuse stages in its write registers for the same burn (its EFSW token)
+    staged: dict[int, int] = field(default_factory=dict, compare=False)
 
     @property
     def empty(self) -> bool:

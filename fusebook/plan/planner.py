@@ -285,6 +285,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
         by_block.setdefault(r.block, []).append(r)
 
     new_bits: dict[int, int] = {}
+    staged: dict[int, int] = {}
     changes: list[FieldChange] = []
     for block_id, reqs in by_block.items():
         _check_conflicts(reqs)
@@ -319,6 +320,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                     hint="read protection is permanent; a read-protected key or data cannot be changed",
                 )
             _check_protected(image, chip.blocks[block_id], r, r.value & ~current & r.mask)
+            staged[block_id] = staged.get(block_id, 0) | (r.value & r.mask)
             changes.append(
                 FieldChange(r.name, block_id, _describe(chip, r, current),
                             _describe(chip, r, current | r.value), r.origin, r.secret)
@@ -364,6 +366,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
         warnings=tuple(compiled.warnings),
         skipped=tuple(compiled.skipped),
         key_fingerprints=dict(compiled.key_fingerprints),
+        staged=staged,
     )
 
 

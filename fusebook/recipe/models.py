@@ -153,10 +153,40 @@ class Assertion(_Strict):
 
 
 # -- steps -------------------------------------------------------------------------------
-class StepBase(_Strict):
-    """What every step may carry besides its one step key."""
+def kebab(kind: str) -> str:
+    """espefuse v5's spelling of a step (its command name): `burn-efuse` for `burn_efuse`."""
+    return kind.replace("_", "-")
 
+
+def _kebab_in_schema(schema: dict[str, Any], model: type) -> None:
+    """A step's JSON Schema takes its key in either spelling, exactly one of them."""
+    kind = getattr(model, "kind", "")
+    props = schema.get("properties", {})
+    if kind not in props or kebab(kind) == kind:
+        return
+    props[kebab(kind)] = props[kind]
+    schema["required"] = [r for r in schema.get("required", []) if r != kind]
+    if not schema["required"]:
+        del schema["required"]
+    schema["oneOf"] = [{"required": [kind]}, {"required": [kebab(kind)]}]
+
+
+class StepBase(_Strict):
+    """What every step may carry besides its one step key.
+
+    The key may be spelled as espefuse v5's command (`burn-efuse:`); it is taken as the
+    snake-case step (see `STEP_ALIASES`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_kebab_in_schema)
     kind: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _snake_case_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.kind and kebab(cls.kind) in data and cls.kind not in data:
+            return {cls.kind if k == kebab(cls.kind) else k: v for k, v in data.items()}
+        return data
     name: Text | None = Field(None, description="a label shown in plans and logs")
     when: Expression | None = Field(None, description="the step applies only if this holds")
 
@@ -300,6 +330,8 @@ STEP_MODELS: dict[str, type[StepBase]] = {
     )
 }
 STEP_KINDS: tuple[str, ...] = tuple(STEP_MODELS)
+#: espefuse v5's command names for the steps (`burn-efuse`), each mapped to its step
+STEP_ALIASES: dict[str, str] = {kebab(k): k for k in STEP_KINDS if kebab(k) != k}
 STEP_COMMON_KEYS: tuple[str, ...] = ("name", "when")
 
 
@@ -308,7 +340,7 @@ def step_kind(value: Any) -> str | None:
     if isinstance(value, StepBase):
         return value.kind
     if isinstance(value, dict):
-        found = [k for k in value if k in STEP_MODELS]
+        found = [STEP_ALIASES.get(k, k) for k in value if k in STEP_MODELS or k in STEP_ALIASES]
         return found[0] if len(found) == 1 else None
     return None
 

@@ -231,6 +231,8 @@ class CompiledRecipe:
     steps: tuple[CompiledStep, ...]
     require: tuple[CompiledAssertion, ...]
     ensure: tuple[CompiledAssertion, ...]
+    #: the top recipe's vars scope (what `trace_recipe` shows as the resolved vars)
+    scope: _Scope | None = None
 
     def uses_index(self) -> bool:
         """Whether any template, condition, var or assertion reads `index`: a recipe that
@@ -406,12 +408,12 @@ def compile_recipe(recipe: Recipe) -> CompiledRecipe:
     """Compile every template and expression of `recipe` (InputError(s) if any is wrong)."""
     sources = recipe.sources
     c = _Compiler()
-    c.scope(sources.scope)
+    top = c.scope(sources.scope)
     steps = tuple(c.step(s, src) for s, src in zip(recipe.steps, sources.steps, strict=True))
     require = tuple(c.assertion(a, src) for a, src in zip(recipe.require, sources.require, strict=True))
     ensure = tuple(c.assertion(a, src) for a, src in zip(recipe.ensure, sources.ensure, strict=True))
     raise_all(c.errors)
-    return CompiledRecipe(recipe, steps, require, ensure)
+    return CompiledRecipe(recipe, steps, require, ensure, top)
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -562,3 +564,62 @@ def check_assertions(assertions: Iterable[CompiledAssertion], ctx: RenderContext
             message = a.message(run, a.scope) if a.message is not None else None
             failures.append(AssertionFailure(a.origin, a.text, None if message is None else str(message)))
     return failures
+
+
+# -- tracing, for `fusebook render` ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Traced:
+    """One var, step or assertion as rendered for a unit, or the error rendering it gave.
+
+    For a step, `applies` is its `when` outcome and `value` its rendered arguments (only
+    rendered when it applies: a guarded template may need what the guard checks).
+    """
+
+    kind: str
+    name: str | None
+    origin: SourceLocation | None
+    when: str | None = None
+    applies: bool = True
+    value: Any = None
+    error: FusebookError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeTrace:
+    vars: tuple[Traced, ...]
+    steps: tuple[Traced, ...]
+    require: tuple[Traced, ...]
+
+
+def trace_recipe(compiled: CompiledRecipe, ctx: RenderContext) -> RecipeTrace:
+    """Every top-level var, step and `require` of the recipe for one unit, errors included.
+
+    Unlike `render_steps`, nothing stops at the first error: each item carries its own, so
+    a template can be debugged in one look.
+    """
+    run = _Run(ctx)
+    variables = []
+    if compiled.scope is not None:
+        for var in _Vars(run, compiled.scope):
+            try:
+                variables.append(Traced("var", var, None, value=run.var(compiled.scope, var)))
+            except FusebookError as e:
+                variables.append(Traced("var", var, None, error=e))
+    steps = []
+    for step in compiled.steps:
+        name: str | None = None
+        try:
+            name = step.name(run, step.scope) if step.name is not None else None
+            applies = all(run.holds(c) for c in step.conditions)
+            args = step.args(run, step.scope) if applies else None
+            steps.append(Traced(step.kind, name, step.origin, step.when, applies, args))
+        except FusebookError as e:
+            steps.append(Traced(step.kind, name, step.origin, step.when, False, error=e))
+    require = []
+    for a in compiled.require:
+        try:
+            ok = a.that if isinstance(a.that, bool) else bool(a.that.evaluate(run.names(a.scope)))
+            require.append(Traced("require", a.text, a.origin, applies=ok))
+        except FusebookError as e:
+            require.append(Traced("require", a.text, a.origin, applies=False, error=e))
+    return RecipeTrace(tuple(variables), tuple(steps), tuple(require))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from fusebook.errors import InputError, SourceLocation, did_you_mean
 from fusebook.recipe.models import (
+    STEP_ALIASES,
     STEP_COMMON_KEYS,
     STEP_KINDS,
     STEP_MODELS,
@@ -62,6 +63,30 @@ def args_model(kind: str) -> type[BaseModel] | None:
     return None
 
 
+def snake_case_steps(data: Any, smap: SourceMap) -> None:
+    """Steps keyed as espefuse v5's commands (`burn-efuse:`) re-keyed as fusebook's steps.
+
+    The source map follows, so every later error still names the line and column where the
+    key and its values are written. A step with both spellings is left for `check_steps`.
+    """
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, list):
+        return
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        for alias, kind in STEP_ALIASES.items():
+            if alias not in step or kind in step:
+                continue
+            steps[i] = step = {kind if k == alias else k: v for k, v in step.items()}
+            old = ("steps", i, alias)
+            for table in (smap.values, smap.keys):
+                for path in [p for p in table if p[: len(old)] == old]:
+                    table[("steps", i, kind, *path[len(old):])] = table[path]
+            smap.block_scalars |= {("steps", i, kind, *p[len(old):]) for p in smap.block_scalars
+                                   if p[: len(old)] == old}
+
+
 def check_steps(data: Any, smap: SourceMap) -> list[InputError]:
     """Each step must be a mapping with exactly one step key and no unknown keys."""
     steps = data.get("steps") if isinstance(data, dict) else None
@@ -80,7 +105,7 @@ def check_steps(data: Any, smap: SourceMap) -> list[InputError]:
             if key not in known:
                 problems.append(InputError(
                     f"unknown step key {key!r}", location=smap.key_location((*path, key)),
-                    hint=did_you_mean(str(key), list(known)) or "steps: " + ", ".join(STEP_KINDS)))
+                    hint=did_you_mean(str(key), [*known, *STEP_ALIASES]) or "steps: " + ", ".join(STEP_KINDS)))
         kinds = [k for k in step if k in STEP_KINDS]
         if len(kinds) > 1:
             problems.append(InputError(
@@ -181,6 +206,7 @@ def validate_document(model: type[M], data: Any, smap: SourceMap) -> M:
             "expected a mapping of recipe keys (fusebook:, name:, steps:, ...)"
             if data is not None else "the file is empty",
             location=smap.location(()))
+    snake_case_steps(data, smap)
     raise_all(check_steps(data, smap))
     try:
         return model.model_validate(data)

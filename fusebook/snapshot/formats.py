@@ -47,15 +47,26 @@ def _unb64(text: str) -> bytes:
 
 # -- EFSR tokens ---------------------------------------------------------------------
 def to_token(image: EfuseImage, kind: str = "EFSR") -> str:
-    """espefuse's eFuse token for `image` (empty blocks as empty pieces, CRC-32 at the end)."""
+    """espefuse's eFuse token for `image` (empty blocks as empty pieces, CRC-32 at the end).
+
+    A block carries the data bytes its coding scheme holds, as espefuse writes them: 24 for
+    an ESP32 block under 3/4 coding.
+    """
     chip = image.chip
-    pieces = []
-    for b in chip.blocks:
-        raw = image.blocks[b.id].to_bytes(b.words * 4, "little")
-        pieces.append("" if not any(raw) else _b64(raw))
+    blocks = [image.blocks[b.id].to_bytes(b.words * 4, "little")[: image.data_bytes(b)] for b in chip.blocks]
     errs = [image.errors.get(name, 0) for name in chip.error_registers]
-    cerr = _b64(b"".join(v.to_bytes(4, "little") for v in errs)) if any(errs) else ""
-    prefix = f"{kind}:{chip.name}:{image.revision:03d}:{':'.join(pieces)}:{cerr}:"
+    return encode_token(kind, chip.name, image.revision, blocks, errs)
+
+
+def encode_token(kind: str, chip_name: str, revision: int, blocks: list[bytes], errors: list[int]) -> str:
+    """The `EFSR`/`EFSW` text: `kind:chip:rev:block0:...:blockN:errors:crc`, unpadded base64url.
+
+    An all-zero block is an empty piece, and the error registers are left out (an empty
+    piece) unless one is set; the CRC-32 covers everything before it, last colon included.
+    """
+    pieces = ["" if not any(raw) else _b64(raw) for raw in blocks]
+    cerr = _b64(b"".join(v.to_bytes(4, "little") for v in errors)) if any(errors) else ""
+    prefix = f"{kind}:{chip_name}:{revision:03d}:{':'.join(pieces)}:{cerr}:"
     crc = zlib.crc32(prefix.encode("ascii")) & 0xFFFFFFFF
     return prefix + _b64(crc.to_bytes(4, "little"))
 
@@ -86,6 +97,8 @@ def from_token(token: str, where: str = "token") -> EfuseImage:
     words = []
     for b, text in zip(chip.blocks, blocks_text, strict=False):
         raw = _unb64(text) if text else bytes(b.words * 4)
+        if b.coding == "esp32" and len(raw) == 24:  # 3/4 coding: the data bytes only
+            raw += bytes(b.words * 4 - 24)
         if len(raw) != b.words * 4:
             raise InputError(f"{where}: block {b.name} has {len(raw)} bytes, expected {b.words * 4}")
         words.append([int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)])

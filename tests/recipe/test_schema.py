@@ -31,8 +31,23 @@ def test_the_schema_is_valid_draft_2020_12_and_names_every_step() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     steps = schema["properties"]["steps"]["items"]["oneOf"]
     refs = {s["$ref"].rsplit("/", 1)[1] for s in steps}
-    kinds = {k for name in refs for k in schema["$defs"][name]["required"]}
+    kinds = set()
+    for name in refs:
+        step = schema["$defs"][name]
+        # a step key in either spelling (burn_efuse or espefuse's burn-efuse), exactly one
+        spellings = [r["required"] for r in step["oneOf"]] if "oneOf" in step else [step["required"]]
+        kinds |= {s[0] for s in spellings if "-" not in s[0]}
     assert kinds == set(STEP_KINDS)
+
+
+def test_the_schema_takes_espefuse_step_names_once() -> None:
+    v = validator(fragment=False)
+    base = {"fusebook": 1, "name": "k", "chip": "esp32c3"}
+    for steps in ([{"burn-efuse": {"DIS_USB_JTAG": 1}}], [{"write-protect-efuse": ["DIS_USB_JTAG"]}],
+                  [{"burn-key": {"block": "BLOCK_KEY0", "purpose": "HMAC_UP", "file": "k.bin"}}]):
+        assert not list(v.iter_errors({**base, "steps": steps})), steps
+    both = [{"burn-efuse": {"DIS_USB_JTAG": 1}, "burn_efuse": {"DIS_USB_JTAG": 1}}]
+    assert list(v.iter_errors({**base, "steps": both}))
 
 
 def validator(fragment: bool) -> jsonschema.Draft202012Validator:
