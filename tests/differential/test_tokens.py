@@ -19,15 +19,13 @@ from pathlib import Path
 import pytest
 from espefuse import init_commands
 
+from fusebook import api
 from fusebook.chips.models import ChipDef
 from fusebook.drivers.controller import controller_for
-from fusebook.plan.efsw import staged_write_token
-from fusebook.plan.operations import Operation, compile_operations
-from fusebook.plan.planner import build_plan
-from fusebook.snapshot.formats import to_token
 from fusebook.virtual.chip import VirtualChip
 
-from .cases_all import ALL_CHIPS, espefuse_actions, fusebook_steps
+from ..api_burn import write_recipe
+from .cases_all import ALL_CHIPS, espefuse_actions
 from .espefuse_tables import memoised_tables
 from .test_all_chips import CASES, chip_for, prepare
 
@@ -79,15 +77,13 @@ def test_tokens_equal_espefuse(chip_name: str, tmp_path: Path) -> None:
     for n, case in enumerate(cases):
         ours, theirs = tmp_path / f"{n}-fusebook.bin", tmp_path / f"{n}-espefuse.bin"
         prepare(case, ours, theirs)
-        chip = chip_for(case.chip, ours)
-        ctl = controller_for(VirtualChip(chip, ours if ours.exists() else None), chip)
-        image = ctl.read_image()
-        ops = [Operation(k, a) for step in fusebook_steps(case.steps) for k, a in step.items()]
-        plan = build_plan(chip, image, compile_operations(chip, image, ops))
+        loaded = api.load_recipe(write_recipe(tmp_path / f"{n}-recipe", case.chip, case.steps))
+        with api.connect(api.ConnectOptions(virt=True, chip=case.chip, efuse_file=ours)) as session:
+            plan = api.plan(loaded, session.read_image()).plan
         assert plan.writes, case.id
 
-        assert staged_write_token(plan) == _espefuse_shown_token(case, theirs), case.id
+        assert api.efsw_token(plan, allow_secrets=True) == _espefuse_shown_token(case, theirs), case.id
 
         after = chip_for(case.chip, theirs)
         read = controller_for(VirtualChip(after, theirs, identity=_like_espefuse(after)), after).read_image()
-        assert to_token(read) == _espefuse_dump_token(case.chip, theirs), case.id
+        assert api.efsr_token(read) == _espefuse_dump_token(case.chip, theirs), case.id

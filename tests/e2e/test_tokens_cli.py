@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ROOT, fusebook, same_start
+from ..api_burn import same_start
+from .conftest import ROOT, fusebook
 
 RECIPE = """\
 fusebook: 1
