@@ -25,6 +25,19 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
     if not path.exists():
         raise InputError(f"{path}: no ledger here", hint="give --ledger PATH (or set FUSEBOOK_LEDGER)")
     with Ledger(path) as ledger:
+        if args.action == "list" and args.allocations:
+            allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)
+            out.emit(
+                {"allocations": [a.to_json() for a in allocations]},
+                lambda: table(
+                    ((a.id, a.allocated_at, a.recipe_name, a.index, a.factory_mac, a.index_range,
+                      a.host, a.state or "-") for a in allocations),
+                    ("id", "allocated", "recipe", "index", "factory MAC", "range", "host", "state"),
+                ),
+            )
+            return 0
+        if args.allocations:
+            raise InputError("--allocations goes with `ledger list`")
         if args.action == "list":
             records = list(ledger.list(args.limit, args.chip_mac, args.recipe))
             out.emit(

@@ -51,8 +51,19 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False) -> N
         g.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
 
 
-def _recipe_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
+def _index_or_auto(text: str) -> int | str:
+    """`--index N`, or `--index auto` (the ledger allocates it, see docs/ledger.md)."""
+    return api.AUTO_INDEX if text.strip().lower() == api.AUTO_INDEX else integer(text)
+
+
+def _recipe_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
+    if auto:
+        p.add_argument("--index", "-i", type=_index_or_auto,
+                       help="the unit's index into per-unit inputs, or 'auto': the ledger allocates it")
+        p.add_argument("--indices", help="with --index auto: the range to allocate from (default: the "
+                       "recipe's `indices:`), e.g. 1-5000")
+    else:
+        p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
 
@@ -97,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path)
     _connection_options(s)
-    _recipe_options(s)
+    _recipe_options(s, auto=True)
     s.add_argument("--yes", "-y", action="store_true", help="do not ask for BURN")
     s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
@@ -150,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chip", dest="chip_mac")
     s.add_argument("--recipe")
     s.add_argument("--csv", action="store_true")
+    s.add_argument("--allocations", action="store_true", help="list: the indices allocated by --index auto")
     s.add_argument("-o", "--output", type=Path)
     return p
 
@@ -460,13 +472,16 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
 
     with _stop_on_signals(stop):
         try:
+            if args.recipe.suffix == ".json" and (args.index is not None or args.indices is not None):
+                raise UsageError("a saved plan holds its index: --index and --indices apply to recipes",
+                                 hint="drop --index/--indices, or apply the recipe itself")
             ledger = _ledger(args)
             with _connect(args) as session:
                 if args.recipe.suffix == ".json":
                     outcome = api.apply_saved(args.recipe, session, confirm=confirm, ledger=ledger, stop=stop)
                 else:
                     outcome = api.apply(_load(args), session, args.index, confirm=confirm, ledger=ledger,
-                                        stop=stop)
+                                        stop=stop, indices=args.indices)
         except SignalAbort as e:
             return _ended_early(out, Aborted(f"aborted by {e.signame}: nothing was sent to the chip"),
                                 shown, "aborted")
@@ -508,6 +523,7 @@ def _apply_done(args: argparse.Namespace, out: Out, outcome: Any, shown: list[An
     body = outcome.plan.to_json()
     body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
     body["record_id"] = outcome.record_id
+    body["index"] = outcome.index
     if outcome.result:
         body["locked_out"] = outcome.result.locked_out
         body["programs"] = outcome.result.programs
@@ -515,6 +531,8 @@ def _apply_done(args: argparse.Namespace, out: Out, outcome: Any, shown: list[An
 
     def text() -> str:
         lines = [render.plan_text(outcome.plan)] if args.yes and not shown else []
+        if args.index == api.AUTO_INDEX:
+            lines.append(f"index {outcome.index} (allocated by the ledger)")
         if outcome.result and outcome.result.locked_out:
             lines.append("the last program switched the download mode off (or to secure download): "
                          "the chip no longer answers, so that program could not be read back")

@@ -26,3 +26,14 @@ class DuplicateUnitValue(PlanError):
             hint="per-unit values must be unique: check --index and the inputs",
         )
         self.conflicts = conflicts
+
+
+class IndexRefused(PlanError):
+    """`--index auto` cannot give this unit an index: already burned, range used up, no identity.
+
+    `index` is the unit's index when it has one (an already burned unit), else None.
+    """
+
+    def __init__(self, message: str, *, index: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.index = index

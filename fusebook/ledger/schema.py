@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: "FBkL" in the SQLite header, so `file` and other tools can tell a ledger apart.
 APPLICATION_ID = 0x46426B4C
@@ -74,18 +74,26 @@ CREATE TABLE unit_values (
 CREATE INDEX unit_values_lookup ON unit_values (field, value);
 """
 
+ALLOCATION_COLUMNS = (
+    "id", "recipe_name", "unit_index", "factory_mac", "index_range", "allocated_at", "host", "pid",
+    "fusebook_version",
+)
+
 #: What a ledger of this version must hold; a file missing any of it is damaged.
 REQUIRED_OBJECTS = (
-    ("table", "meta"), ("table", "records"), ("table", "unit_values"),
+    ("table", "meta"), ("table", "records"), ("table", "unit_values"), ("table", "allocations"),
     ("index", "records_by_chip"), ("index", "records_by_recipe"), ("index", "records_open"),
-    ("index", "unit_values_lookup"),
+    ("index", "unit_values_lookup"), ("index", "records_by_unit"),
+    ("index", "allocations_by_index"), ("index", "allocations_by_chip"),
     ("trigger", "records_no_delete"), ("trigger", "unit_values_no_delete"),
     ("trigger", "unit_values_no_update"), ("trigger", "records_finish_once"),
+    ("trigger", "allocations_no_delete"), ("trigger", "allocations_no_update"),
 )
 REQUIRED_COLUMNS = {
     "meta": ("key", "value"),
     "records": (*FIXED_COLUMNS, *CLOSING_COLUMNS),
     "unit_values": ("record_id", "field", "value"),
+    "allocations": ALLOCATION_COLUMNS,
 }
 
 _APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'ledger records are append-only'); END"
@@ -140,8 +148,39 @@ def lift_v2(db: sqlite3.Connection) -> None:
         raise RuntimeError(f"ledger migration 2 left the file inconsistent: {problems[:3]}")
 
 
+_V3_TABLES = """
+CREATE TABLE allocations (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipe_name      TEXT NOT NULL,
+    unit_index       INTEGER NOT NULL,
+    factory_mac      TEXT NOT NULL,
+    index_range      TEXT NOT NULL,
+    allocated_at     TEXT NOT NULL,
+    host             TEXT NOT NULL,
+    pid              INTEGER NOT NULL,
+    fusebook_version TEXT NOT NULL
+);
+CREATE UNIQUE INDEX allocations_by_index ON allocations (recipe_name, unit_index);
+CREATE UNIQUE INDEX allocations_by_chip ON allocations (recipe_name, factory_mac);
+CREATE INDEX records_by_unit ON records (recipe_name, unit_index);
+"""
+
+
+def lift_v3(db: sqlite3.Connection) -> None:
+    """Version 3: index allocation (`apply --index auto`), one row per unit and recipe.
+
+    The two unique indexes are the rule itself: an index of a recipe goes to one unit, and
+    a unit holds one index of a recipe. Rows are never changed or deleted.
+    """
+    for statement in _V3_TABLES.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"CREATE TRIGGER allocations_no_delete BEFORE DELETE ON allocations {_APPEND_ONLY}")
+    db.execute(f"CREATE TRIGGER allocations_no_update BEFORE UPDATE ON allocations {_APPEND_ONLY}")
+
+
 #: target version -> the function that lifts the schema from (target - 1) to target.
-MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2}
+MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2, 3: lift_v3}
 
 
 def migrate(

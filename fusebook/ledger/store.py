@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fusebook import __version__
+from fusebook.indices import IndexRange
 from fusebook.ledger import record as rec
-from fusebook.ledger.errors import DuplicateUnitValue, LedgerError
+from fusebook.ledger.errors import DuplicateUnitValue, IndexRefused, LedgerError
 from fusebook.ledger.export import write_csv
 from fusebook.ledger.owner import Writer
-from fusebook.ledger.record import Conflict, LedgerRecord
+from fusebook.ledger.record import Allocation, Conflict, LedgerRecord
 from fusebook.ledger.schema import (
     APPLICATION_ID,
     REQUIRED_COLUMNS,
@@ -385,6 +386,111 @@ class Ledger:
                     raise ValueError(f"no ledger record {record_id}")
                 raise ValueError(f"ledger record {record_id} is already finished ({row['outcome']})")
 
+    # -- index allocation ------------------------------------------------------------
+    def allocate(self, recipe_name: str, factory_mac: str, index_range: IndexRange) -> Allocation:
+        """The index of `recipe_name` this unit holds, allocating the lowest free one of
+        `index_range` on its first visit; one transaction, so racing stations never share one.
+
+        A unit plugged in again gets its index back; a unit already done under it (a record
+        ok or nothing-to-do) is refused, as is a unit without a usable factory MAC and a
+        range with no index left (IndexRefused, exit 3). Indices that records of this
+        recipe show on other chips (an apply with `--index N`) are never handed out.
+        """
+        name = rec.check_text("recipe_name", recipe_name) or ""
+        mac = rec.normalise_mac(rec.check_text("factory_mac", factory_mac) or "")
+        if rec.unknown_mac(mac):
+            raise IndexRefused(
+                f"this chip's factory MAC reads {mac or 'nothing'}: a unit without an identity cannot be "
+                "given an index by the ledger (it could not be told from other units when it comes back)",
+                hint="pass --index N for this unit yourself, or set the chip aside: its factory MAC is blank",
+            )
+        if not isinstance(index_range, IndexRange):
+            raise TypeError("index_range must be an IndexRange (fusebook.indices.parse_range)")
+        with self._write() as db:
+            row = db.execute(f"{_ALLOCATION_SELECT} WHERE a.recipe_name = ? AND a.factory_mac = ?",
+                             (name, mac)).fetchone()
+            if row is not None:
+                held = Allocation.from_row(row)
+                _refuse_if_done(held)
+                if held.index not in index_range:
+                    raise IndexRefused(
+                        f"this unit (factory MAC {mac}) holds index {held.index} of recipe {name} since "
+                        f"{held.allocated_at}, outside the range {index_range}",
+                        index=held.index,
+                        hint=f"an index stays with its unit: pass --index {held.index}, or widen the range",
+                    )
+                return held
+            index = self._index_for_new_unit(db, name, mac, index_range)
+            try:
+                db.execute(
+                    "INSERT INTO allocations (recipe_name, unit_index, factory_mac, index_range, allocated_at, "
+                    "host, pid, fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, index, mac, str(index_range), _now(), self._writer.host, self._writer.pid,
+                     __version__),
+                )
+            except sqlite3.Error as e:
+                raise _problem(self.path, e) from None
+            row = db.execute(f"{_ALLOCATION_SELECT} WHERE a.recipe_name = ? AND a.factory_mac = ?",
+                             (name, mac)).fetchone()
+        return Allocation.from_row(row, new=True)
+
+    def _index_for_new_unit(self, db: sqlite3.Connection, name: str, mac: str, index_range: IndexRange) -> int:
+        """A unit the allocations do not know: its index from an earlier `--index N` record,
+        else the lowest index of the range that no allocation and no other chip's record holds."""
+        claiming = ", ".join(f"'{o}'" for o in rec.CLAIMING_OUTCOMES)
+        earlier = db.execute(
+            "SELECT id, unit_index, outcome FROM records WHERE recipe_name = ? AND factory_mac = ? "
+            f"AND unit_index IS NOT NULL AND outcome IN ({claiming}) ORDER BY id DESC LIMIT 1",
+            (name, mac),
+        ).fetchone()
+        taken = {r["unit_index"] for r in db.execute(
+            "SELECT unit_index FROM allocations WHERE recipe_name = ? AND unit_index BETWEEN ? AND ?",
+            (name, index_range.lowest, index_range.highest))}
+        taken |= {r["unit_index"] for r in db.execute(
+            f"SELECT unit_index FROM records WHERE recipe_name = ? AND outcome IN ({claiming}) "
+            "AND factory_mac != ? AND unit_index BETWEEN ? AND ?",
+            (name, mac, index_range.lowest, index_range.highest))}
+        if earlier is not None:
+            index = int(earlier["unit_index"])
+            if earlier["outcome"] in rec.DONE_OUTCOMES:
+                raise IndexRefused(
+                    f"this unit (factory MAC {mac}) is already burned as index {index} of recipe {name} "
+                    f"(ledger record {earlier['id']}, {earlier['outcome']})",
+                    index=index, hint="a finished unit is not burned again; set it aside or check it "
+                    "with `fusebook summary`",
+                )
+            if index in index_range and index not in taken:
+                return index
+            raise IndexRefused(
+                f"this unit (factory MAC {mac}) was begun as index {index} of recipe {name} (ledger record "
+                f"{earlier['id']}, {earlier['outcome']}), which the range {index_range} cannot give it back",
+                index=index, hint=f"finish it with --index {index}",
+            )
+        for lo, hi in index_range.intervals:
+            i = lo
+            while i <= hi and i in taken:
+                i += 1
+            if i <= hi:
+                return i
+        raise IndexRefused(
+            f"no index of {index_range} is left for recipe {name}: all {len(index_range)} are taken",
+            hint="declare the next range (`indices:` in the recipe, or --indices) for further units",
+        )
+
+    def allocations(self, limit: int | None = 50, chip_mac: str | None = None,
+                    recipe: str | None = None) -> builtins.list[Allocation]:
+        """Allocated indices newest first, optionally of one chip (factory MAC) or one recipe."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError("limit must be a non-negative integer or None")
+        where, args = self._filters(chip_mac, recipe, table="a.")
+        sql = f"{_ALLOCATION_SELECT} {where} ORDER BY a.id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            return [Allocation.from_row(r) for r in self._db.execute(sql, args)]
+        except sqlite3.Error as e:
+            raise _problem(self.path, e) from None
+
     # -- reading ---------------------------------------------------------------------
     def _conflicts(self, db: sqlite3.Connection, unique: Mapping[str, str], mac: str) -> builtins.list[Conflict]:
         anonymous = rec.unknown_mac(mac)  # a chip we cannot identify might be any chip
@@ -465,13 +571,13 @@ class Ledger:
             raise _problem(self.path, e) from None
 
     @staticmethod
-    def _filters(chip_mac: str | None, recipe: str | None) -> tuple[str, tuple[Any, ...]]:
+    def _filters(chip_mac: str | None, recipe: str | None, table: str = "") -> tuple[str, tuple[Any, ...]]:
         clauses, args = [], []
         if chip_mac:
-            clauses.append("factory_mac = ?")
+            clauses.append(f"{table}factory_mac = ?")
             args.append(rec.normalise_mac(chip_mac))
         if recipe:
-            clauses.append("recipe_name = ?")
+            clauses.append(f"{table}recipe_name = ?")
             args.append(recipe)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
@@ -491,6 +597,28 @@ class Ledger:
         """Every record (or those of one chip / recipe), oldest first, as CSV; returns the row count."""
         where, args = self._filters(chip_mac, recipe)
         return write_csv(self._select(where, args, "ASC", None), stream)
+
+
+_DONE = ", ".join(f"'{o}'" for o in rec.DONE_OUTCOMES)
+_UNIT_RECORDS = ("FROM records r WHERE r.recipe_name = a.recipe_name AND r.factory_mac = a.factory_mac "
+                 "AND r.unit_index = a.unit_index")
+#: An allocation with its state: the latest record that finished the unit, else its latest record.
+_ALLOCATION_SELECT = (
+    "SELECT a.id, a.recipe_name, a.unit_index, a.factory_mac, a.index_range, a.allocated_at, a.host, a.pid, "
+    f"a.fusebook_version, COALESCE((SELECT r.outcome {_UNIT_RECORDS} AND r.outcome IN ({_DONE}) "
+    f"ORDER BY r.id DESC LIMIT 1), (SELECT r.outcome {_UNIT_RECORDS} ORDER BY r.id DESC LIMIT 1)) AS state "
+    "FROM allocations a"
+)
+
+
+def _refuse_if_done(held: Allocation) -> None:
+    if held.done:
+        raise IndexRefused(
+            f"this unit (factory MAC {held.factory_mac}) is already burned as index {held.index} "
+            f"of recipe {held.recipe_name} ({held.state})",
+            index=held.index,
+            hint="a finished unit is not burned again; set it aside or check it with `fusebook summary`",
+        )
 
 
 def _sync_folder(folder: Path) -> None:
