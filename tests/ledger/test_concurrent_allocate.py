@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
-from pathlib import Path
 from typing import Any
 
 from fusebook.indices import parse_range
@@ -66,7 +65,6 @@ def check_allocations(target: str, reports: list[list[tuple[int, int]]]) -> None
     assert held == {mac(u): i for u, i in index_of.items()}
 
 
-def test_stations_allocating_together_never_share_an_index(tmp_path: Path) -> None:
-    target = str(tmp_path / "ledger.sqlite")
-    Ledger(target).close()
-    check_allocations(target, run_stations(target))
+def test_stations_allocating_together_never_share_an_index(ledger_target: str) -> None:
+    Ledger(ledger_target).close()
+    check_allocations(ledger_target, run_stations(ledger_target))
