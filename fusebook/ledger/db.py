@@ -24,6 +24,7 @@ import os
 import random
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -87,6 +88,9 @@ class Database:
 
     def __init__(self, retry_s: float) -> None:
         self.retry_s = retry_s
+        # One connection, shared by the threads of a station: a statement or a whole
+        # transaction runs under this lock, so two threads never interleave on it.
+        self.lock = threading.RLock()
 
     # -- statements ----------------------------------------------------------------------
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
@@ -124,6 +128,10 @@ class Database:
         again, with a short random back-off, until `retry_s` has passed; errors raised by
         the body itself (a refusal, a caller bug) roll back and propagate at once.
         """
+        with self.lock:
+            return self._transaction(body, opening, schema)
+
+    def _transaction(self, body: Callable[[], T], opening: bool, schema: bool) -> T:
         deadline = time.monotonic() + self.retry_s
         delay = 0.005
         while True:
@@ -212,7 +220,8 @@ class SQLiteDatabase(Database):
         self.existed = path.exists() and path.stat().st_size > 0
         self.journal_mode = ""
         try:
-            self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+            self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
+                                         check_same_thread=False)  # guarded by self.lock
         except sqlite3.Error as e:
             raise self.failure(e) from None
         self._conn.row_factory = sqlite3.Row
@@ -242,30 +251,28 @@ class SQLiteDatabase(Database):
         # file, switching it to WAL) can fail at once while another process does the same.
         return e.retry and opening
 
-    def _run(self, sql: str, args: Iterable[Any]) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, tuple(args))
-        except sqlite3.Error as e:
-            raise self.failure(e) from None
+    def _run(self, sql: str, args: Iterable[Any], result: Callable[[sqlite3.Cursor], T]) -> T:
+        with self.lock:
+            try:
+                return result(self._conn.execute(sql, tuple(args)))
+            except sqlite3.Error as e:
+                raise self.failure(e) from None
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
-        cur = self._run(sql, args)
-        try:
-            return cur.fetchall()
-        except sqlite3.Error as e:
-            raise self.failure(e) from None
+        return self._run(sql, args, lambda cur: cur.fetchall())
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> int:
-        return self._run(sql, args).rowcount
+        return self._run(sql, args, lambda cur: cur.rowcount)
 
     def insert(self, sql: str, args: Iterable[Any] = ()) -> int:
-        return int(self._run(sql, args).lastrowid or 0)
+        return self._run(sql, args, lambda cur: int(cur.lastrowid or 0))
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        try:
-            self._conn.executemany(sql, [tuple(r) for r in rows])
-        except sqlite3.Error as e:
-            raise self.failure(e) from None
+        with self.lock:
+            try:
+                self._conn.executemany(sql, [tuple(r) for r in rows])
+            except sqlite3.Error as e:
+                raise self.failure(e) from None
 
     def prepare(self) -> None:
         self.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
@@ -385,25 +392,21 @@ class PostgresDatabase(Database):
     def _sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
-    def _run(self, sql: str, args: Iterable[Any]) -> Any:
-        try:
-            return self._conn.execute(self._sql(sql), tuple(args))
-        except self._errors as e:
-            raise self.failure(e) from None
+    def _run(self, sql: str, args: Iterable[Any], result: Callable[[Any], T]) -> T:
+        with self.lock:
+            try:
+                return result(self._conn.execute(self._sql(sql), tuple(args)))
+            except self._errors as e:
+                raise self.failure(e) from None
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
-        cur = self._run(sql, args)
-        try:
-            return list(cur.fetchall())
-        except self._errors as e:
-            raise self.failure(e) from None
+        return self._run(sql, args, lambda cur: list(cur.fetchall()))
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> int:
-        return int(self._run(sql, args).rowcount)
+        return self._run(sql, args, lambda cur: int(cur.rowcount))
 
     def insert(self, sql: str, args: Iterable[Any] = ()) -> int:
-        row = self._run(sql + " RETURNING id", args).fetchone()
-        return int(row["id"])
+        return self._run(sql + " RETURNING id", args, lambda cur: int(cur.fetchone()["id"]))
 
     def prepare(self) -> None:
         self.execute(f"SET lock_timeout = {int(self.retry_s * 1000)}")
