@@ -149,3 +149,13 @@ def test_the_api_allocates_and_reports_the_index(recipe: Path, units: list[Virtu
         with api.connect(api.ConnectOptions(port=units[2].url, before="no-reset")) as session:
             fixed = api.apply(loaded, session, 3, ledger=ledger)
         assert fixed.index == 3 and ledger.allocations(chip_mac="7c:df:a1:00:00:03") == []
+
+
+def test_check_walks_the_recipes_declared_range_by_default(recipe: Path, tmp_path: Path) -> None:
+    r = fusebook("check", recipe, "--format", "json")
+    assert r.code == 0, r.err
+    assert (r.json["total"], r.json["planned"]) == (3, 3)
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(RECIPE.replace('indices: "1-3"\n', ""))
+    r = fusebook("check", bare)
+    assert r.code == 2 and "--indices" in r.err
