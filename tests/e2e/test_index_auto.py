@@ -159,3 +159,11 @@ def test_check_walks_the_recipes_declared_range_by_default(recipe: Path, tmp_pat
     bare.write_text(RECIPE.replace('indices: "1-3"\n', ""))
     r = fusebook("check", bare)
     assert r.code == 2 and "--indices" in r.err
+
+
+@pytest.mark.parametrize("spec, words", [("5-1", "runs backwards"), ("1-x", "is not N or N-M"), ("-3", "")])
+def test_a_malformed_range_in_the_recipe_names_its_place(tmp_path: Path, spec: str, words: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RECIPE.replace('"1-3"', f'"{spec}"'))
+    r = fusebook("validate", bad)
+    assert r.code == 2 and f"{bad}:4:10: error: `indices`:" in r.err and words in r.err
