@@ -135,13 +135,14 @@ def test_the_api_allocates_and_reports_the_index(recipe: Path, units: list[Virtu
         with pytest.raises(InputError, match="needs the ledger"):
             api.apply(loaded, api.connect(api.ConnectOptions(port=units[0].url, before="no-reset")),
                       api.AUTO_INDEX)
-        indices = []
+        indices, heard = [], []
         for server in units[:2]:
             with api.connect(api.ConnectOptions(port=server.url, before="no-reset")) as session:
-                outcome = api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9")
+                outcome = api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9",
+                                    on_index=heard.append)
             indices.append(outcome.index)
             assert outcome.burned and ledger.get(outcome.record_id or 0).index == outcome.index  # type: ignore[union-attr]
-        assert indices == [7, 8]
+        assert indices == heard == [7, 8]
         with api.connect(api.ConnectOptions(port=units[0].url, before="no-reset")) as session:
             with pytest.raises(IndexRefused) as caught:
                 api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9")
