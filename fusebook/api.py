@@ -38,7 +38,6 @@ from fusebook.errors import (
     Stopped,
 )
 from fusebook.files import read_bounded, read_text_bounded
-from fusebook.numbers import parse_int
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
@@ -47,6 +46,7 @@ from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 __all__ = [
+    "AUTO_INDEX",
     "ApplyOutcome",
     "CommitEvent",
     "ConnectOptions",
@@ -452,36 +452,84 @@ def render_unit(loaded: LoadedRecipe, image: EfuseImage, index: int | None, sour
 
 
 # -- applying ------------------------------------------------------------------------
+#: `apply(..., index=AUTO_INDEX)` (the CLI's `--index auto`): the ledger allocates the unit's
+#: index from the recipe's `indices:` range (or `indices=`), bound to its factory MAC.
+AUTO_INDEX = "auto"
+
+
 @dataclass
 class ApplyOutcome:
     plan: BurnPlan
     result: ApplyResult | None
     after: EfuseImage
     record_id: int | None = None
+    index: int | None = None  # the index used: as given, or the one the ledger allocated
 
     @property
     def burned(self) -> bool:
         return bool(self.result and (self.result.verified or self.result.locked_out))
 
 
+def _auto_range(loaded: LoadedRecipe, ledger: Any, indices: str | None) -> Any:
+    """The range `--index auto` draws from; without a ledger or a range it is invalid input."""
+    from fusebook.indices import parse_range
+
+    if ledger is None:
+        raise InputError("--index auto needs the ledger: it allocates the index",
+                         hint="drop --no-ledger, or pass --index N")
+    if indices is not None:
+        return parse_range(indices, "--indices")
+    if loaded.recipe.indices is None:
+        raise InputError(f"--index auto: recipe {loaded.name} declares no `indices:` range to allocate from",
+                         location=SourceLocation(str(loaded.path)),
+                         hint='add e.g. `indices: "1-5000"` to the recipe, or pass --indices 1-5000')
+    return parse_range(loaded.recipe.indices, "indices")
+
+
+def _allocate(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, mac: str, span: Any) -> int:
+    """The unit's index from the ledger; a refusal (done, range used up, no identity) is recorded."""
+    from fusebook.ledger.errors import IndexRefused
+
+    try:
+        return int(ledger.allocate(loaded.name, mac, span).index)
+    except IndexRefused as e:
+        _record_refusal(ledger, loaded, image, e.index, mac, e)
+        raise
+
+
 def apply(
     loaded: LoadedRecipe,
     session: Session,
-    index: int | None = None,
+    index: int | str | None = None,
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
     ledger: Any = None,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
+    indices: str | None = None,
+    on_index: Callable[[int | None], None] | None = None,
 ) -> ApplyOutcome:
     """Plan against the chip as read now, confirm, burn, verify, `ensure`, record.
+
+    `index=AUTO_INDEX` asks the ledger for the unit's index once the chip (its factory MAC)
+    is read, from `indices` or else the recipe's `indices:` range; `ApplyOutcome.index` says
+    which index was used, and `on_index` hears it as soon as it is known (before planning),
+    so a caller can show it while the unit burns, or fails.
 
     `stop` ends the burn at the next block boundary once requested (see commit.StopRequest):
     its phase turns "burning" once the plan is confirmed, so from then on a requester must
     wait rather than abandon, and the outcome (partial, aborted) is always recorded.
     """
+    span = _auto_range(loaded, ledger, indices) if index == AUTO_INDEX else None
+    if isinstance(index, str) and span is None:
+        raise InputError(f"index {index!r} is neither a number nor {AUTO_INDEX!r}")
     image = session.read_image()
     mac = factory_mac(image)
+    if span is not None:
+        index = _allocate(ledger, loaded, image, mac, span)
+    assert not isinstance(index, str)
+    if on_index is not None:
+        on_index(index)
     record_id = None
     try:
         result_plan = plan(loaded, image, index)
@@ -509,7 +557,7 @@ def apply(
             record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
             ledger.finish(record_id, outcome="nothing-to-do", after_token=_token(image, burn),
                           exit_code=0)
-        return ApplyOutcome(burn, None, image, record_id)
+        return ApplyOutcome(burn, None, image, record_id, index)
     if confirm is not None and not confirm(burn):
         raise Aborted("aborted at the prompt: nothing was burned")
     if stop is not None:
@@ -531,7 +579,7 @@ def apply(
         raise
     if ledger is not None and record_id is not None:
         ledger.finish(record_id, outcome="ok", after_token=_token(after, burn), exit_code=0)
-    return ApplyOutcome(burn, result, after, record_id)
+    return ApplyOutcome(burn, result, after, record_id, index)
 
 
 def _warn_unknown_identity(burn: BurnPlan, mac: str) -> BurnPlan:
@@ -844,29 +892,9 @@ def efsw_token(burn: BurnPlan, *, allow_secrets: bool = False) -> str:
 
 def indices(spec: str) -> list[int]:
     """'1-100,200,300-310' -> the listed indices, in order, without repeats."""
-    out: list[int] = []
-    seen: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                lo_s, hi_s = part.split("-", 1) if not part.startswith("-") else (part, part)
-                lo, hi = parse_int(lo_s, 10), parse_int(hi_s, 10)
-            else:
-                lo = hi = parse_int(part, 10)
-        except ValueError:
-            raise InputError(f"--indices: {part!r} is not N or N-M") from None
-        if hi < lo:
-            raise InputError(f"--indices: {part!r} runs backwards")
-        for i in range(lo, hi + 1):
-            if i not in seen:
-                seen.add(i)
-                out.append(i)
-    if not out:
-        raise InputError("--indices is empty")
-    return out
+    from fusebook.indices import ordered_indices
+
+    return ordered_indices(spec)
 
 
 def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int | None]):

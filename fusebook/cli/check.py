@@ -59,7 +59,7 @@ def ranges(indices: list[int | None]) -> str:
 
 
 def _indices(args: argparse.Namespace, loaded: api.LoadedRecipe) -> list[int | None]:
-    spec = args.indices or getattr(loaded.recipe, "indices", None)
+    spec = args.indices or loaded.recipe.indices
     if spec:
         return list(api.indices(str(spec)))
     if loaded.uses_index:

@@ -65,8 +65,19 @@ def _token_option(g: Any) -> None:
                    help="an espefuse eFuse token (EFSR:chip:...) as the chip's state, as espefuse's --token")
 
 
-def _recipe_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
+def _index_or_auto(text: str) -> int | str:
+    """`--index N`, or `--index auto` (the ledger allocates it, see docs/ledger.md)."""
+    return api.AUTO_INDEX if text.strip().lower() == api.AUTO_INDEX else integer(text)
+
+
+def _recipe_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
+    if auto:
+        p.add_argument("--index", "-i", type=_index_or_auto,
+                       help="the unit's index into per-unit inputs, or 'auto': the ledger allocates it")
+        p.add_argument("--indices", help="with --index auto: the range to allocate from (default: the "
+                       "recipe's `indices:`), e.g. 1-5000")
+    else:
+        p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
 
@@ -130,15 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path)
     _connection_options(s)
-    _recipe_options(s)
+    _recipe_options(s, auto=True)
     s.add_argument("--yes", "-y", "--do-not-confirm", action="store_true",
                    help="do not ask for BURN (espefuse's --do-not-confirm works too)")
-    s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
+    s.add_argument("--ledger", default=None, metavar="PATH|URL",
+                   help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
     s.add_argument("recipe", type=Path)
-    s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (needed when the recipe uses `index`)")
+    s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (default: the recipe's `indices:`; needed when the recipe uses `index`)")
     s.add_argument("--snapshot", "-s", default="blank",
                    help="the chip state to plan against (default: a blank chip of each chip the recipe lists)")
     _token_option(s)
@@ -200,11 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
     s.add_argument("id", nargs="?", type=integer)
-    s.add_argument("--ledger", type=Path, default=None)
+    s.add_argument("--ledger", default=None, metavar="PATH|URL")
     s.add_argument("--limit", type=integer, default=50)
     s.add_argument("--chip", dest="chip_mac")
     s.add_argument("--recipe")
     s.add_argument("--csv", action="store_true")
+    s.add_argument("--allocations", action="store_true", help="list: the indices allocated by --index auto")
     s.add_argument("-o", "--output", type=Path)
     return p
 
@@ -587,10 +600,10 @@ def _stop_on_signals(stop: api.StopRequest) -> Iterator[None]:
 def _ledger(args: argparse.Namespace) -> Any:
     if getattr(args, "no_ledger", False):
         return None
+    from fusebook.cli.ledger_cmd import ledger_target
     from fusebook.ledger.store import Ledger
 
-    path = args.ledger or Path(os.environ.get("FUSEBOOK_LEDGER", "fusebook-ledger.sqlite"))
-    return Ledger(path)
+    return Ledger(ledger_target(args))
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
@@ -613,6 +626,9 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
     with _stop_on_signals(stop), contextlib.ExitStack() as ending:
         ending.callback(progress.finish)
         try:
+            if args.recipe.suffix == ".json" and (args.index is not None or args.indices is not None):
+                raise UsageError("a saved plan holds its index: --index and --indices apply to recipes",
+                                 hint="drop --index/--indices, or apply the recipe itself")
             ledger = _ledger(args)
             with _connect(args) as session:
                 if args.recipe.suffix == ".json":
@@ -620,7 +636,7 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
                                               on_event=progress)
                 else:
                     outcome = api.apply(_load(args), session, args.index, confirm=confirm, ledger=ledger,
-                                        stop=stop, on_event=progress)
+                                        stop=stop, on_event=progress, indices=args.indices)
         except SignalAbort as e:
             return _ended_early(out, Aborted(f"aborted by {e.signame}: nothing was sent to the chip"),
                                 shown, "aborted")
@@ -698,6 +714,7 @@ def _apply_done(args: argparse.Namespace, out: Out, outcome: Any, shown: list[An
     body = outcome.plan.to_json()
     body["outcome"] = "burned" if outcome.burned else "nothing-to-do"
     body["record_id"] = outcome.record_id
+    body["index"] = outcome.index
     if outcome.result:
         body["locked_out"] = outcome.result.locked_out
         body["programs"] = outcome.result.programs
@@ -705,6 +722,8 @@ def _apply_done(args: argparse.Namespace, out: Out, outcome: Any, shown: list[An
 
     def text() -> str:
         lines = [render.plan_text(outcome.plan)] if args.yes and not shown else []
+        if args.index == api.AUTO_INDEX:
+            lines.append(f"index {outcome.index} (allocated by the ledger)")
         if outcome.result and outcome.result.locked_out:
             lines.append("the last program switched the download mode off (or to secure download): "
                          "the chip no longer answers, so that program could not be read back")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -195,7 +194,7 @@ class LedgerRecord:
         }
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> LedgerRecord:
+    def from_row(cls, row: Mapping[str, Any]) -> LedgerRecord:
         return cls(
             id=row["id"],
             started_at=row["started_at"],
@@ -219,6 +218,52 @@ class LedgerRecord:
             host=row["host"],
             pid=row["pid"],
             fusebook_version=row["fusebook_version"],
+        )
+
+
+#: Records that say a unit is done: `--index auto` refuses to allocate for it again.
+DONE_OUTCOMES = (OK, NOTHING_TO_DO)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """An index of a recipe's range, bound to one unit (factory MAC) for good.
+
+    `state` is the outcome of the latest record of that unit under that index ("" if the
+    unit has no record yet): "ok" or "nothing-to-do" means it is done.
+    """
+
+    id: int
+    recipe_name: str
+    index: int
+    factory_mac: str
+    index_range: str
+    allocated_at: str
+    host: str
+    pid: int
+    fusebook_version: str
+    state: str = ""
+    new: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.state in DONE_OUTCOMES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "recipe_name": self.recipe_name, "index": self.index,
+            "factory_mac": self.factory_mac, "index_range": self.index_range,
+            "allocated_at": self.allocated_at, "host": self.host, "pid": self.pid,
+            "fusebook_version": self.fusebook_version, "state": self.state,
+        }
+
+    @classmethod
+    def from_row(cls, row: Any, *, new: bool = False) -> Allocation:
+        return cls(
+            id=row["id"], recipe_name=row["recipe_name"], index=row["unit_index"],
+            factory_mac=row["factory_mac"], index_range=row["index_range"],
+            allocated_at=row["allocated_at"], host=row["host"], pid=row["pid"],
+            fusebook_version=row["fusebook_version"], state=row["state"] or "", new=new,
         )
 
 

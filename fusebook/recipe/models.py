@@ -21,13 +21,14 @@ from pydantic import (
     GetJsonSchemaHandler,
     PrivateAttr,
     Tag,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from fusebook.chips.loader import chip_names
-from fusebook.errors import did_you_mean
+from fusebook.errors import FusebookError, did_you_mean
 from fusebook.recipe.sources import RecipeSources
 from fusebook.recipe.types import (
     BLOCK,
@@ -397,8 +398,24 @@ class Recipe(_Strict):
     steps: list[Step]
     extend_efuse_table: str | None = Field(
         None, description="an ESP-IDF custom eFuse table (CSV), relative to the recipe")
+    indices: str | None = Field(
+        None, description="the unit indices: `apply --index auto` allocates from them, `check` walks them; "
+        "e.g. 1-5000 or 1-100,200-300",
+        json_schema_extra={"pattern": r"^\s*[0-9]+(\s*-\s*[0-9]+)?(\s*,\s*[0-9]+(\s*-\s*[0-9]+)?)*\s*$"})
 
     _sources: RecipeSources | None = PrivateAttr(default=None)
+
+    @field_validator("indices")
+    @classmethod
+    def _indices_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            from fusebook.indices import parse_range
+
+            try:
+                parse_range(value, "")
+            except FusebookError as e:
+                raise PydanticCustomError("fusebook", "{message}", {"message": e.message}) from None
+        return value
 
     @property
     def chips(self) -> tuple[str, ...]:
