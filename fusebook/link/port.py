@@ -7,7 +7,9 @@ server works exactly like a USB bridge. Opening errors become LinkError with a h
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import socket
 
 import serial
 
@@ -60,6 +62,25 @@ def open_port(url: str, baud: int = ROM_BAUD, *, timeout: float = 3.0) -> serial
     except (NotImplementedError, serial.SerialException, ValueError):
         port.write_timeout = None  # rfc2217 ports have no write timeout
     return port
+
+
+def close_port(port: serial.SerialBase) -> None:
+    """Close `port` at once.
+
+    pyserial's socket:// handler sleeps 0.3 s after closing, for servers that need a pause
+    before the next connection; fusebook's own serve-virtual and a station reconnecting
+    to the next board do not, and a station pays that pause on every unit. The socket is
+    shut down and closed here first, so pyserial's close has nothing left to wait for.
+    """
+    sock = getattr(port, "_socket", None) if is_socket(str(getattr(port, "port", "") or "")) else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
+        port._socket = None  # type: ignore[attr-defined]
+        port.is_open = False
+    port.close()
 
 
 def usb_ids(port: serial.SerialBase) -> tuple[int | None, int | None]:

@@ -27,7 +27,7 @@ import serial
 from fusebook.errors import LinkError
 from fusebook.link import protocol as proto
 from fusebook.link.facts import ChipLinkFacts, link_facts
-from fusebook.link.port import ROM_BAUD, is_rfc2217, is_socket, is_usb_serial_jtag, open_port
+from fusebook.link.port import ROM_BAUD, close_port, is_rfc2217, is_socket, is_usb_serial_jtag, open_port
 from fusebook.link.protocol import Command, RegisterWrite, Request, Response, SecurityInfo
 from fusebook.link.reset import SerialLines, check_after, hard_reset, reset_plan, run_reset
 from fusebook.link.slip import FrameDecoder, encode
@@ -150,7 +150,7 @@ class RomLink:
     def _close_port(self) -> None:
         self._closed = True
         try:
-            self.port.close()
+            close_port(self.port)
         except (serial.SerialException, OSError):
             pass
 
