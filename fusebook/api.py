@@ -50,10 +50,16 @@ __all__ = [
     "ApplyOutcome",
     "CommitEvent",
     "ConnectOptions",
+    "EventStream",
+    "JsonLinesSink",
     "LoadedRecipe",
     "PlanResult",
     "Session",
+    "Station",
+    "StationOptions",
+    "StationReport",
     "StopRequest",
+    "UnitEvent",
     "apply",
     "connect",
     "error_flags",
@@ -61,6 +67,7 @@ __all__ = [
     "load_recipe",
     "load_snapshot",
     "plan",
+    "resolve_ports",
     "snapshot_json",
 ]
 
@@ -750,3 +757,10 @@ def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
             yield i, plan(loaded, image, i)
         except FusebookError as e:
             yield i, e
+
+
+# -- the station (fusebook.station imports this module: these come last) ----------------
+from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent  # noqa: E402
+from fusebook.station.ports import resolve_ports  # noqa: E402
+from fusebook.station.station import Station, StationReport  # noqa: E402
+from fusebook.station.worker import StationOptions  # noqa: E402

@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--swap-after", type=integer, metavar="K",
                    help="fleet: a new blank board on a port after K sessions (an operator's swap)")
 
+    from fusebook.cli import station_cmd
+
+    station_cmd.add_parser(sub, common, _recipe_options)
+
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
     s.add_argument("id", nargs="?", type=integer)
@@ -578,6 +582,12 @@ def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def cmd_station(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.station_cmd import run_station
+
+    return run_station(args, out, _load, _ledger)
+
+
 def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
     from fusebook.cli.ledger_cmd import run_ledger
 
@@ -596,6 +606,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "check": cmd_check,
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
+    "station": cmd_station,
 }
 
 
