@@ -26,7 +26,6 @@ from typing import Any
 
 from fusebook import api
 from fusebook.errors import Aborted, FusebookError, LinkError, Stopped
-from fusebook.session import factory_mac
 from fusebook.station.events import FINAL_STATES, EventStream
 
 #: Seconds between two looks for the next board on a port.
@@ -213,8 +212,9 @@ class PortWorker:
             got = self._next_board(last_mac, first=number == 1)
             if got is None:
                 return
-            session, image = got
-            last_mac = self._burn(session, image, ledger)
+            session, mac = got
+            self._burn(session, mac, ledger)
+            last_mac = mac
             if self.options.once:
                 return
 
@@ -223,8 +223,8 @@ class PortWorker:
         return api.connect(api.ConnectOptions(port=self.port, chip=o.chip, baud=o.baud, before=o.before,
                                               after=o.after, timeout=o.timeout))
 
-    def _next_board(self, last_mac: str | None, first: bool) -> tuple[api.Session, Any] | None:
-        """Connect to the next board and identify it; None when stopped (or, once, failed)."""
+    def _next_board(self, last_mac: str | None, first: bool) -> tuple[api.Session, str] | None:
+        """Connect to the next board and read its factory MAC; None when stopped (or, once, failed)."""
         empty_seen = first
         announced = ""
         if first:
@@ -251,7 +251,7 @@ class PortWorker:
                 self._pause()
                 continue
             try:
-                image = session.read_image()
+                mac = session.read_factory_mac()
             except FusebookError as e:
                 session.close()
                 if self.options.once:
@@ -260,7 +260,6 @@ class PortWorker:
                     return None
                 self._pause()
                 continue
-            mac = factory_mac(image)
             if self.stop_reason is not None:  # stopped while it connected: the unit never began
                 session.close()
                 continue
@@ -268,22 +267,22 @@ class PortWorker:
                 session.close()
                 self._pause()
                 continue
-            return session, image
+            return session, mac
 
     def _pause(self) -> None:
         deadline = time.monotonic() + self.options.poll_s
         while self.stop_reason is None and time.monotonic() < deadline:
             time.sleep(min(0.05, self.options.poll_s))
 
-    def _burn(self, session: api.Session, image: Any, ledger: Any) -> str:
-        """One unit, from its identified board to its result; returns its factory MAC."""
-        mac = factory_mac(image)
+    def _burn(self, session: api.Session, mac: str, ledger: Any) -> None:
+        """One unit, from its identified board to its result."""
+        chip = session.chip
         stop = api.StopRequest()
         with self._lock:
             self._stop_request = stop
             if self.stop_reason is not None:
                 stop.request(self.stop_reason)
-        self._enter("planning", f"{image.chip.description} identified; planning", chip=image.chip.name, factory_mac=mac)
+        self._enter("planning", f"{chip.description} identified; planning", chip=chip.name, factory_mac=mac)
 
         def confirm(plan: Any) -> bool:
             if stop.requested:
@@ -328,4 +327,3 @@ class PortWorker:
         finally:
             with self._lock:
                 self._stop_request = None
-        return mac

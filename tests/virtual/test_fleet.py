@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fusebook import api
-from fusebook.chips.loader import load_chip
+from fusebook.chips.loader import chip_names, load_chip
 from fusebook.efuse.view import ImageValues
 from fusebook.errors import InputError
 from fusebook.session import factory_mac
@@ -111,3 +111,11 @@ def test_closing_a_socket_link_does_not_wait() -> None:
             t = time.perf_counter()
             s.close()
             assert time.perf_counter() - t < 0.1
+
+
+@pytest.mark.parametrize("name", chip_names())
+def test_reading_only_the_mac_block_gives_the_factory_mac_of_the_whole_image(name: str) -> None:
+    with api.connect(api.ConnectOptions(virt=True, chip=name, factory_mac="7c:df:a1:12:34:56")) as s:
+        assert s.read_factory_mac() == factory_mac(s.read_image())
+        if s.chip.has_field("MAC"):
+            assert s.read_factory_mac() == "7c:df:a1:12:34:56"
