@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +19,33 @@ def short_tmp_dir() -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server started for this test session (skipped, saying how to enable it,
+    where the server programs or psycopg are missing)."""
+    from tests import postgres as pg
+
+    reason = pg.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    bindir = pg.find_bindir()
+    assert bindir is not None
+    server = pg.PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once, at the end, which PostgreSQL tests did not run and how to run them."""
+    from tests import postgres as pg
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if pg.MARK in str(r.longrepr)]
+    if skipped:
+        reason = pg.skip_reason() or f"{pg.MARK} tests skipped"
+        terminalreporter.write_sep("-", "PostgreSQL", yellow=True)
+        terminalreporter.write_line(f"{len(skipped)} {reason}", yellow=True)

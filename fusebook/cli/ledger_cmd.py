@@ -12,19 +12,23 @@ from fusebook.cli.render import table
 from fusebook.errors import InputError
 
 
-def _path(args: argparse.Namespace) -> Path:
-    return args.ledger or Path(os.environ.get("FUSEBOOK_LEDGER", "fusebook-ledger.sqlite"))
+def ledger_target(args: argparse.Namespace) -> str:
+    """`--ledger`, else $FUSEBOOK_LEDGER, else fusebook-ledger.sqlite: a path or a postgresql:// URL."""
+    return str(args.ledger or os.environ.get("FUSEBOOK_LEDGER") or "fusebook-ledger.sqlite")
 
 
 def run_ledger(args: argparse.Namespace, out: Any) -> int:
+    from fusebook.ledger.db import is_url
     from fusebook.ledger.store import Ledger
 
-    path = _path(args)
-    if args.action == "export" and args.output is not None and args.output.resolve() == path.resolve():
-        raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
-    if not path.exists():
-        raise InputError(f"{path}: no ledger here", hint="give --ledger PATH (or set FUSEBOOK_LEDGER)")
-    with Ledger(path) as ledger:
+    target = ledger_target(args)
+    if not is_url(target):
+        path = Path(target)
+        if args.action == "export" and args.output is not None and args.output.resolve() == path.resolve():
+            raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
+        if not path.exists():
+            raise InputError(f"{path}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
+    with Ledger(target) as ledger:
         if args.action == "list" and args.allocations:
             allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)
             out.emit(
@@ -55,7 +59,7 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
                 raise InputError("`ledger show` needs a record id")
             record = ledger.get(args.id)
             if record is None:
-                raise InputError(f"no ledger record {args.id} in {path}")
+                raise InputError(f"no ledger record {args.id} in {ledger.where}")
             data = record.to_json()
             out.emit(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
             return 0

@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(s)
     _recipe_options(s, auto=True)
     s.add_argument("--yes", "-y", action="store_true", help="do not ask for BURN")
-    s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
+    s.add_argument("--ledger", default=None, metavar="PATH|URL",
+                   help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
     s.add_argument("id", nargs="?", type=integer)
-    s.add_argument("--ledger", type=Path, default=None)
+    s.add_argument("--ledger", default=None, metavar="PATH|URL")
     s.add_argument("--limit", type=integer, default=50)
     s.add_argument("--chip", dest="chip_mac")
     s.add_argument("--recipe")
@@ -457,10 +458,10 @@ def _stop_on_signals(stop: api.StopRequest) -> Iterator[None]:
 def _ledger(args: argparse.Namespace) -> Any:
     if getattr(args, "no_ledger", False):
         return None
+    from fusebook.cli.ledger_cmd import ledger_target
     from fusebook.ledger.store import Ledger
 
-    path = args.ledger or Path(os.environ.get("FUSEBOOK_LEDGER", "fusebook-ledger.sqlite"))
-    return Ledger(path)
+    return Ledger(ledger_target(args))
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:

@@ -42,7 +42,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, recipe_options: Callab
     recipe_options(s, auto=True)
     s.add_argument("--once", action="store_true", help="each port once, then the summary and exit")
     s.add_argument("--yes", "-y", action="store_true", help="required: a station burns without asking")
-    s.add_argument("--ledger", type=Path, default=None, help="ledger database (default fusebook-ledger.sqlite)")
+    s.add_argument("--ledger", default=None, metavar="PATH|URL",
+                   help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB "
+                        "(every station of a line on one)")
     s.add_argument("--no-ledger", action="store_true", help="do not record (not with --index auto)")
     s.add_argument("--events", metavar="FILE|-", help="JSON Lines, one event per state change of a unit")
     s.add_argument("--poll", type=float, default=1.0, metavar="S",

@@ -1,7 +1,7 @@
-"""The burn ledger: every apply recorded in SQLite, crash-safe, without key material."""
+"""The burn ledger: every apply recorded (SQLite or PostgreSQL), crash-safe, without key material."""
 
-from fusebook.ledger.errors import DuplicateUnitValue, LedgerError
-from fusebook.ledger.record import Conflict, LedgerRecord
+from fusebook.ledger.errors import DuplicateUnitValue, IndexRefused, LedgerError
+from fusebook.ledger.record import Allocation, Conflict, LedgerRecord
 from fusebook.ledger.store import Ledger
 
-__all__ = ["Conflict", "DuplicateUnitValue", "Ledger", "LedgerError", "LedgerRecord"]
+__all__ = ["Allocation", "Conflict", "DuplicateUnitValue", "IndexRefused", "Ledger", "LedgerError", "LedgerRecord"]

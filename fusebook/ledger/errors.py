@@ -1,8 +1,9 @@
 """The two ways the ledger says no, each mapped to an exit code of the contract.
 
-A ledger that cannot be opened or written is a problem with the `--ledger PATH` the user
-gave (exit 2); a per-unit value already recorded on another chip is a plan that must not
-go ahead (exit 3).
+A ledger that cannot be opened or written is a problem with the `--ledger PATH|URL` the
+user gave (exit 2): a damaged or foreign file, an unreachable server, a refused login. A
+per-unit value already recorded on another chip, or an index the ledger cannot give, is a
+plan that must not go ahead (exit 3).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fusebook.ledger.record import Conflict
 
 
 class LedgerError(InputError):
-    """The ledger file cannot be used: not a ledger, too new, locked, unwritable."""
+    """The ledger cannot be used: not a ledger, too new, damaged, locked, unwritable, unreachable."""
 
 
 class DuplicateUnitValue(PlanError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -195,7 +194,7 @@ class LedgerRecord:
         }
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> LedgerRecord:
+    def from_row(cls, row: Mapping[str, Any]) -> LedgerRecord:
         return cls(
             id=row["id"],
             started_at=row["started_at"],

@@ -5,19 +5,24 @@ fusebook that knows its version or a newer one: an older fusebook refuses a newe
 rather than misread it. Each migration is one function that lifts the schema by one
 version; all of them run inside the caller's single transaction, so a ledger is either
 fully migrated or untouched.
+
+SQLite and PostgreSQL get the same tables, columns, indexes and rules from the same
+migrations. The table text names its few differing types as `{id}`, `{bigint}` and
+`{without_rowid}` (see `Database.types`); the append-only rules are triggers in both,
+written in each database's trigger language.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
+
+from fusebook.ledger.db import APPLICATION_ID, Database
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate", "required_objects"]
 
 SCHEMA_VERSION = 3
 
-#: "FBkL" in the SQLite header, so `file` and other tools can tell a ledger apart.
-APPLICATION_ID = 0x46426B4C
-
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Database], None]
 
 # Columns `finish` (and the interrupted sweep) may still set on an open record; every
 # other column is fixed when the record is begun.
@@ -32,10 +37,10 @@ _V1_TABLES = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
-) WITHOUT ROWID;
+){without_rowid};
 
 CREATE TABLE records (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               {id},
     started_at       TEXT NOT NULL,
     finished_at      TEXT,
     chip_type        TEXT NOT NULL,
@@ -43,7 +48,7 @@ CREATE TABLE records (
     factory_mac      TEXT NOT NULL,
     recipe_name      TEXT NOT NULL,
     recipe_sha256    TEXT NOT NULL,
-    unit_index       INTEGER,
+    unit_index       {bigint},
     input_digests    TEXT NOT NULL,
     plan             TEXT,
     plan_digest      TEXT,
@@ -66,11 +71,11 @@ CREATE INDEX records_by_recipe ON records (recipe_name, id);
 CREATE INDEX records_open ON records (id) WHERE finished_at IS NULL;
 
 CREATE TABLE unit_values (
-    record_id INTEGER NOT NULL REFERENCES records (id),
+    record_id {bigint} NOT NULL REFERENCES records (id),
     field     TEXT NOT NULL,
     value     TEXT NOT NULL,
     PRIMARY KEY (record_id, field)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE INDEX unit_values_lookup ON unit_values (field, value);
 """
 
@@ -96,63 +101,99 @@ REQUIRED_COLUMNS = {
     "allocations": ALLOCATION_COLUMNS,
 }
 
-_APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'ledger records are append-only'); END"
+_APPEND_ONLY = "ledger records are append-only"
+_FINISHED = "a finished ledger record cannot change"
 
 
-def _v1_triggers() -> tuple[str, ...]:
-    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FIXED_COLUMNS)
-    return (
-        f"CREATE TRIGGER records_no_delete BEFORE DELETE ON records {_APPEND_ONLY}",
-        f"CREATE TRIGGER unit_values_no_delete BEFORE DELETE ON unit_values {_APPEND_ONLY}",
-        f"CREATE TRIGGER unit_values_no_update BEFORE UPDATE ON unit_values {_APPEND_ONLY}",
-        "CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
-        f"WHEN OLD.finished_at IS NOT NULL OR {changed} "
-        "BEGIN SELECT RAISE(ABORT, 'a finished ledger record cannot change'); END",
-    )
-
-
-def create_v1(db: sqlite3.Connection) -> None:
-    """Version 1 from an empty database."""
-    for statement in _V1_TABLES.split(";\n"):
+def _run_all(db: Database, text: str) -> None:
+    for statement in text.split(";\n"):
         if statement.strip():
-            db.execute(statement)
-    for statement in _v1_triggers():
-        db.execute(statement)
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(statement.format(**db.types))
 
 
-def lift_v2(db: sqlite3.Connection) -> None:
-    """Version 2: the outcomes "partial" and "aborted" (a burn stopped by a signal).
+def _refuse(db: Database, name: str, table: str, event: str, message: str) -> None:
+    """A trigger refusing every `event` (DELETE, UPDATE) on `table`."""
+    if db.kind == "postgresql":
+        db.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                   f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$")
+        db.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+        # TRUNCATE bypasses row triggers: refuse it too, on the same table.
+        if event == "DELETE":
+            db.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+    else:
+        db.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                   f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
 
-    SQLite cannot alter a CHECK constraint, and rebuilding the records table would have to
+
+def _finish_once(db: Database) -> None:
+    """Refuse changing a finished record, or a begun record's fixed columns."""
+    if db.kind == "postgresql":
+        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in FIXED_COLUMNS)
+        db.execute("CREATE FUNCTION records_finish_once() RETURNS trigger LANGUAGE plpgsql AS "
+                   f"$$ BEGIN IF OLD.finished_at IS NOT NULL OR {changed} THEN "
+                   f"RAISE EXCEPTION '{_FINISHED}'; END IF; RETURN NEW; END $$")
+        db.execute("CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
+                   "FOR EACH ROW EXECUTE FUNCTION records_finish_once()")
+    else:
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FIXED_COLUMNS)
+        db.execute("CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
+                   f"WHEN OLD.finished_at IS NOT NULL OR {changed} "
+                   f"BEGIN SELECT RAISE(ABORT, '{_FINISHED}'); END")
+
+
+def create_v1(db: Database) -> None:
+    """Version 1 from an empty database."""
+    _run_all(db, _V1_TABLES)
+    _refuse(db, "records_no_delete", "records", "DELETE", _APPEND_ONLY)
+    _refuse(db, "unit_values_no_delete", "unit_values", "DELETE", _APPEND_ONLY)
+    _refuse(db, "unit_values_no_update", "unit_values", "UPDATE", _APPEND_ONLY)
+    _finish_once(db)
+    db.mark()
+
+
+def lift_v2(db: Database) -> None:
+    """Version 2: the outcomes "partial" and "aborted" (a burn stopped by a signal)."""
+    if db.kind == "postgresql":
+        db.execute("ALTER TABLE records DROP CONSTRAINT records_outcome_check")
+        db.execute("ALTER TABLE records ADD CONSTRAINT records_outcome_check CHECK (outcome IN "
+                   "('in-progress', 'ok', 'nothing-to-do', 'failed', 'refused', 'interrupted', "
+                   "'partial', 'aborted'))")
+        return
+    _widen_sqlite_outcomes(db)
+
+
+def _widen_sqlite_outcomes(db: Database) -> None:
+    """SQLite cannot alter a CHECK constraint, and rebuilding the records table would have to
     drop what unit_values refers to. Widening the allowed values is the case SQLite
     documents for editing the stored table definition in place (lang_altertable.html,
     "other kinds of table schema changes"): no stored row changes meaning, the schema
     version is bumped so every connection re-reads it, and the file is checked before the
     caller commits.
     """
-    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone()
+    row = db.one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'")
     old = "'refused', 'interrupted')"
-    if row is None or row[0].count(old) != 1:
+    if row is None or row["sql"].count(old) != 1:
         raise RuntimeError("ledger migration 2: the records table is not as version 1 made it")
-    version = int(db.execute("PRAGMA schema_version").fetchone()[0])
+    found = db.one("PRAGMA schema_version")
+    version = int(found["schema_version"]) if found is not None else 0
     db.execute("PRAGMA writable_schema = ON")
     try:
         db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'records'",
-                   (row[0].replace(old, "'refused', 'interrupted', 'partial', 'aborted')"),))
+                   (row["sql"].replace(old, "'refused', 'interrupted', 'partial', 'aborted')"),))
         db.execute(f"PRAGMA schema_version = {version + 1}")
     finally:
         db.execute("PRAGMA writable_schema = OFF")
-    problems = [r[0] for r in db.execute("PRAGMA integrity_check")]
+    problems = [r["integrity_check"] for r in db.query("PRAGMA integrity_check")]
     if problems != ["ok"]:
         raise RuntimeError(f"ledger migration 2 left the file inconsistent: {problems[:3]}")
 
 
 _V3_TABLES = """
 CREATE TABLE allocations (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               {id},
     recipe_name      TEXT NOT NULL,
-    unit_index       INTEGER NOT NULL,
+    unit_index       {bigint} NOT NULL,
     factory_mac      TEXT NOT NULL,
     index_range      TEXT NOT NULL,
     allocated_at     TEXT NOT NULL,
@@ -166,17 +207,15 @@ CREATE INDEX records_by_unit ON records (recipe_name, unit_index);
 """
 
 
-def lift_v3(db: sqlite3.Connection) -> None:
+def lift_v3(db: Database) -> None:
     """Version 3: index allocation (`apply --index auto`), one row per unit and recipe.
 
     The two unique indexes are the rule itself: an index of a recipe goes to one unit, and
     a unit holds one index of a recipe. Rows are never changed or deleted.
     """
-    for statement in _V3_TABLES.split(";\n"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute(f"CREATE TRIGGER allocations_no_delete BEFORE DELETE ON allocations {_APPEND_ONLY}")
-    db.execute(f"CREATE TRIGGER allocations_no_update BEFORE UPDATE ON allocations {_APPEND_ONLY}")
+    _run_all(db, _V3_TABLES)
+    _refuse(db, "allocations_no_delete", "allocations", "DELETE", _APPEND_ONLY)
+    _refuse(db, "allocations_no_update", "allocations", "UPDATE", _APPEND_ONLY)
 
 
 #: target version -> the function that lifts the schema from (target - 1) to target.
@@ -184,7 +223,7 @@ MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2, 3: lift_v3}
 
 
 def migrate(
-    db: sqlite3.Connection,
+    db: Database,
     found: int,
     target: int = SCHEMA_VERSION,
     steps: Mapping[int, Migration] = MIGRATIONS,
@@ -205,3 +244,11 @@ def migrate(
             (str(version),),
         )
     return max(found, target)
+
+
+def required_objects(db: Database) -> tuple[tuple[str, str], ...]:
+    """What a ledger of this version must hold in `db`; PostgreSQL also refuses TRUNCATE."""
+    if db.kind != "postgresql":
+        return REQUIRED_OBJECTS
+    return REQUIRED_OBJECTS + tuple(
+        ("trigger", f"{t}_no_truncate") for t in ("records", "unit_values", "allocations"))

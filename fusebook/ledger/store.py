@@ -1,23 +1,23 @@
-"""The burn ledger: one SQLite file that remembers every apply, written so a crash loses nothing.
+"""The burn ledger: every apply remembered, written so a crash loses nothing.
 
 Every burn is recorded in two steps. `begin` commits a record reading "in-progress"
 before the chip is touched; `finish` commits its outcome afterwards. A process killed at
 any moment therefore leaves either no record (it died before `begin` returned, nothing
 was burned) or an honest "in-progress" one, which the next opening of the ledger turns
-into "interrupted" once it can prove the writer is gone. Each step is one transaction in
-WAL mode with `synchronous=FULL`: once `begin` or `finish` returns, the step survives a
-killed process and a power cut.
+into "interrupted" once it can prove the writer is gone. Each step is one transaction:
+once `begin` or `finish` returns, the step is durable (SQLite: WAL mode with
+`synchronous=FULL`; PostgreSQL: a committed transaction).
+
+The ledger is one SQLite file or one PostgreSQL database (`db.open_database`); every rule
+here is written once, for both, against the small `db.Database` seam.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import os
 import random
-import sqlite3
-import stat
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -27,19 +27,14 @@ from typing import Any, TextIO
 from fusebook import __version__
 from fusebook.indices import IndexRange
 from fusebook.ledger import record as rec
+from fusebook.ledger.db import Database, DatabaseFailure, SQLiteDatabase, open_database
 from fusebook.ledger.errors import DuplicateUnitValue, IndexRefused, LedgerError
 from fusebook.ledger.export import write_csv
 from fusebook.ledger.owner import Writer
 from fusebook.ledger.record import Allocation, Conflict, LedgerRecord
-from fusebook.ledger.schema import (
-    APPLICATION_ID,
-    REQUIRED_COLUMNS,
-    REQUIRED_OBJECTS,
-    SCHEMA_VERSION,
-    migrate,
-)
+from fusebook.ledger.schema import REQUIRED_COLUMNS, SCHEMA_VERSION, migrate, required_objects
 
-#: How long a write waits for another station's transaction before giving up.
+#: How long a write waits for another station's transaction (or retries) before giving up.
 BUSY_TIMEOUT_S = 15.0
 
 _INTERRUPTED_NOTE = (
@@ -65,73 +60,38 @@ def _dumps(value: Mapping[str, str]) -> str:
     return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
 
 
-_DAMAGED_HINT = ("keep a copy of the file and restore the ledger from a backup (or salvage its records "
-                 "with `sqlite3 FILE .recover`); nothing was burned; pass another --ledger PATH to go on")
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 
-def _is_busy(e: sqlite3.Error) -> bool:
-    code = getattr(e, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(e) or "busy" in str(e)
-
-
-class _Busy(Exception):
-    """Another process holds the lock while this one opens (retried until the busy timeout)."""
-
-
-def _problem(path: Path, e: sqlite3.Error) -> LedgerError:
-    """A SQLite failure in the words of someone running a production line."""
-    text = str(e)
-    if "malformed" in text or "corrupt" in text or (
-            getattr(e, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-            and "not a database" not in text):
-        return LedgerError(f"ledger {path} is damaged ({text})", hint=_DAMAGED_HINT)
-    if "locked" in text or "busy" in text:
-        hint = "another fusebook is writing to this ledger; try again, or use --ledger for a separate file"
-    elif "readonly" in text or "unable to open" in text:
-        hint = "the ledger file and its folder must exist and be writable"
-    elif "not a database" in text or "malformed" in text:
-        hint = "this file is not a fusebook ledger (or is damaged); pass another --ledger PATH"
-    elif "disk" in text or "full" in text:
-        hint = "check the disk holding the ledger (space, errors)"
-    else:
-        hint = None
-    return LedgerError(f"ledger {path}: {text}", hint=hint)
+_CLAIMING = _quoted(rec.CLAIMING_OUTCOMES)
 
 
 class Ledger:
-    """An open ledger file. Create it with a path; it is made on first use."""
+    """An open ledger: a file path (SQLite, made on first use) or a `postgresql://` URL."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        self.path = Path(path)
+    def __init__(self, target: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self._writer = Writer.current()
-        if self.path.is_dir():
-            raise LedgerError(f"ledger {self.path} is a folder", hint="give a file path, e.g. fusebook-ledger.sqlite")
-        if not self.path.parent.is_dir():
-            raise LedgerError(f"ledger {self.path}: folder {self.path.parent} does not exist",
-                              hint="create the folder or pass another --ledger PATH")
-        if self.path.exists() and not stat.S_ISREG(self.path.stat().st_mode):
-            raise LedgerError(f"ledger {self.path} is not a regular file (a device, pipe or socket)",
-                              hint="give a file path, e.g. fusebook-ledger.sqlite")
-        existed = self.path.exists() and self.path.stat().st_size > 0
-        try:
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
-        self._db.row_factory = sqlite3.Row
+        self._db: Database = open_database(target, busy_timeout_s)
+        self.where = self._db.where
+        self.kind = self._db.kind
+        self.path = self._db.path if isinstance(self._db, SQLiteDatabase) else None
         try:
             self.schema_version = self._open(busy_timeout_s)
         except BaseException:
             self._db.close()
             raise
-        if not existed:
-            _sync_folder(self.path.parent)
+        if isinstance(self._db, SQLiteDatabase) and not self._db.existed:
+            _sync_folder(self._db.path.parent)
+
+    @property
+    def journal_mode(self) -> str:
+        return str(getattr(self._db, "journal_mode", ""))
 
     # -- opening ---------------------------------------------------------------------
     def _open(self, busy_timeout_s: float) -> int:
         """Check, create or migrate, and sweep interrupted records; retried while another
-        process holds the file (two stations creating one ledger at the same moment).
+        process holds the ledger (two stations creating one ledger at the same moment).
 
         SQLite's busy timeout covers most waits, but not every one: switching a new file to
         WAL, or reading it while another process does so, can fail at once with "database
@@ -141,140 +101,103 @@ class Ledger:
         delay = 0.005
         while True:
             try:
-                version = self._open_schema(busy_timeout_s)
-                with self._write(busy=True) as db:
-                    self._mark_interrupted(db)
+                version = self._open_schema()
+                self._db.transaction(self._mark_interrupted, opening=True)
                 return version
-            except _Busy as e:
-                if time.monotonic() + delay > deadline:
-                    raise LedgerError(f"ledger {self.path}: {e}",
-                                      hint="another fusebook is writing to this ledger; try again") from None
+            except DatabaseFailure as e:
+                if not self._db.retryable(e, True) or time.monotonic() + delay > deadline:
+                    if e.retry:
+                        raise LedgerError(e.message, hint="another fusebook is writing to this ledger; "
+                                          "try again") from None
+                    raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
 
-    def _open_schema(self, busy_timeout_s: float) -> int:
-        """Check the file before changing anything in it, then create or migrate the schema.
+    def _open_schema(self) -> int:
+        """Check the store before changing anything in it, then create or migrate the schema.
 
-        A file that is not ours, or a ledger from a newer fusebook, is refused after a
-        read only: not even its journal mode is changed.
+        A store that is not ours, or a ledger from a newer fusebook, is refused after a
+        read only: not even an SQLite file's journal mode is changed.
         """
+        db = self._db
+        db.prepare()
+        db.execute("BEGIN")
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("BEGIN")
-            try:
-                found = self._inspect(self._db)
-                if found is not None:
-                    self._check_integrity(self._db)
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-            self.journal_mode = str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            if self.journal_mode.lower() != "wal":
-                raise _Busy("could not switch the ledger to WAL mode yet")
-        except sqlite3.Error as e:
-            if _is_busy(e):
-                raise _Busy(str(e)) from None
-            raise _problem(self.path, e) from None
-        with self._write(busy=True) as db:
-            found = self._inspect(db)  # again: another station may have created it meanwhile
+            found = self._inspect()
+            if found is not None:
+                db.check_pages()
+                if found == SCHEMA_VERSION:  # an older one is checked once migrated
+                    self._check_shape()
+        finally:
+            db.rollback()
+        if isinstance(db, SQLiteDatabase):
+            db.switch_to_wal()
+
+        def create_or_migrate() -> int:
+            db.lock_schema()
+            found = self._inspect()  # again: another station may have created it meanwhile
             version = migrate(db, found or 0)
-            self._check_shape(db)
+            self._check_shape()
             return version
 
-    def _check_integrity(self, db: sqlite3.Connection) -> None:
-        """Refuse a damaged file before anything is burned: its pages, and the per-unit values.
+        return db.transaction(create_or_migrate, opening=True, schema=True)
 
-        `quick_check` reads every page of the file (a torn or overwritten page, a truncated
-        file); `integrity_check` of `unit_values` also compares that table with its index,
-        so a changed per-unit value (which would let a duplicate MAC through) is noticed.
-        """
-        problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
-        if problems == ["ok"]:
-            problems = [str(r[0]) for r in db.execute("PRAGMA integrity_check(unit_values)")]
-        if problems != ["ok"]:
-            raise LedgerError(f"ledger {self.path} is damaged: {'; '.join(problems)[:300]}", hint=_DAMAGED_HINT)
-        self._check_shape(db)
-
-    def _check_shape(self, db: sqlite3.Connection) -> None:
+    def _check_shape(self) -> None:
         """The tables, columns and append-only triggers of this schema version are all there."""
-        found = {(r[0], r[1]) for r in db.execute("SELECT type, name FROM sqlite_master")}
-        missing = [f"{kind} {name}" for kind, name in REQUIRED_OBJECTS if (kind, name) not in found]
+        db = self._db
+        found = db.objects()
+        missing = [f"{kind} {name}" for kind, name in required_objects(db) if (kind, name) not in found]
         for table, columns in REQUIRED_COLUMNS.items():
             if ("table", table) in found:
-                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                have = db.columns(table)
                 missing += [f"column {table}.{c}" for c in columns if c not in have]
         if missing:
-            raise LedgerError(f"ledger {self.path} is damaged: missing {', '.join(missing)}",
-                              hint=_DAMAGED_HINT)
+            raise LedgerError(f"ledger {self.where} is damaged: missing {', '.join(missing)}",
+                              hint=db.damaged_hint)
 
-    def _inspect(self, db: sqlite3.Connection) -> int | None:
-        """The schema version of a usable ledger, None for an empty file; else LedgerError."""
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        if not tables and app_id == 0:
+    def _inspect(self) -> int | None:
+        """The schema version of a usable ledger, None for an empty store; else LedgerError."""
+        db = self._db
+        tables = db.tables()
+        if not tables and db.blank():
             return None
-        if "meta" not in tables or app_id != APPLICATION_ID:
+        if "meta" not in tables or not db.marked():
+            if isinstance(db, SQLiteDatabase):
+                raise LedgerError(
+                    f"{self.where} is an SQLite database but not a fusebook ledger",
+                    hint="pass another --ledger PATH; fusebook does not write into other databases",
+                )
             raise LedgerError(
-                f"{self.path} is an SQLite database but not a fusebook ledger",
-                hint="pass another --ledger PATH; fusebook does not write into other databases",
+                f"{self.where} holds other tables: it is not a fusebook ledger",
+                hint="give the ledger a database of its own (CREATE DATABASE, see docs/ledger.md); "
+                "fusebook does not write into other databases",
             )
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = db.one("SELECT value FROM meta WHERE key = 'schema_version'")
         try:
-            found = int(row[0]) if row else 0
-        except ValueError:
+            found = int(row["value"]) if row else 0
+        except (TypeError, ValueError):
             found = 0
         if found < 1:
-            raise LedgerError(f"ledger {self.path} has no valid schema version",
-                              hint="the file is damaged or not a fusebook ledger")
+            raise LedgerError(f"ledger {self.where} has no valid schema version",
+                              hint="the ledger is damaged or not a fusebook ledger")
         if found > SCHEMA_VERSION:
             raise LedgerError(
-                f"ledger {self.path} has schema version {found}, written by a newer fusebook; "
+                f"ledger {self.where} has schema version {found}, written by a newer fusebook; "
                 f"this fusebook ({__version__}) knows versions up to {SCHEMA_VERSION}",
-                hint="upgrade fusebook to use this ledger; the file was left untouched",
+                hint="upgrade fusebook to use this ledger; it was left untouched",
             )
         return found
 
-    @contextlib.contextmanager
-    def _write(self, busy: bool = False) -> Iterator[sqlite3.Connection]:
-        """One write transaction: taken up front (no lock upgrade deadlocks), all or nothing.
-
-        Any SQLite failure inside is a LedgerError (or, with `busy`, a lock conflict is
-        `_Busy`, for the caller to retry).
-        """
-        def failure(e: sqlite3.Error) -> Exception:
-            return _Busy(str(e)) if busy and _is_busy(e) else _problem(self.path, e)
-
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise failure(e) from None
-        try:
-            yield self._db
-        except BaseException as e:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            if isinstance(e, sqlite3.Error):
-                raise failure(e) from None
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as e:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            raise failure(e) from None
-
-    def _mark_interrupted(self, db: sqlite3.Connection) -> None:
+    def _mark_interrupted(self) -> None:
         """Turn open records whose writer is provably gone into "interrupted"."""
-        rows = db.execute(
+        rows = self._db.query(
             "SELECT id, host, boot_id, pid_namespace, pid FROM records "
             "WHERE finished_at IS NULL AND outcome = 'in-progress'"
-        ).fetchall()
+        )
         for r in rows:
             writer = Writer(host=r["host"], boot_id=r["boot_id"], pid_namespace=r["pid_namespace"], pid=r["pid"])
             if writer.is_gone(self._writer):
-                db.execute(
+                self._db.execute(
                     "UPDATE records SET outcome = 'interrupted', error = ? "
                     "WHERE id = ? AND finished_at IS NULL AND outcome = 'in-progress'",
                     (_INTERRUPTED_NOTE, r["id"]),
@@ -306,7 +229,7 @@ class Ledger:
         unique_values: Mapping[str, str],
         key_fingerprints: Mapping[str, str],
     ) -> int:
-        """Record an apply about to touch the chip; returns its id once it is on disk.
+        """Record an apply about to touch the chip; returns its id once it is durable.
 
         Call it after planning and confirmation, before the first program. The per-unit
         values are checked against other chips in the same transaction that records them,
@@ -326,29 +249,29 @@ class Ledger:
         revision = _optional_int("revision", revision)
         index = _optional_int("index", index)
         w = self._writer
-        with self._write() as db:
-            self._mark_interrupted(db)
-            clashes = self._conflicts(db, unique, mac)
+        db = self._db
+
+        def write() -> int:
+            self._mark_interrupted()
+            clashes = self._conflicts(unique, mac)
             if clashes:
                 raise DuplicateUnitValue(tuple(clashes))
-            try:
-                cur = db.execute(
-                    "INSERT INTO records (started_at, chip_type, revision, factory_mac, recipe_name, "
-                    "recipe_sha256, unit_index, input_digests, plan, plan_digest, before_token, "
-                    "unique_values, key_fingerprints, outcome, host, boot_id, pid_namespace, pid, "
-                    "fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?)",
-                    (_now(), chip, revision, mac, name, digest, index, _dumps(inputs), plan, plan_sum,
-                     before, _dumps(unique), _dumps(fingerprints), w.host, w.boot_id, w.pid_namespace,
-                     w.pid, __version__),
-                )
-                record_id = int(cur.lastrowid or 0)
-                db.executemany(
-                    "INSERT INTO unit_values (record_id, field, value) VALUES (?, ?, ?)",
-                    [(record_id, f, rec.normalise_value(v)) for f, v in unique.items() if not rec.is_blank(v)],
-                )
-            except sqlite3.Error as e:
-                raise _problem(self.path, e) from None
-        return record_id
+            record_id = db.insert(
+                "INSERT INTO records (started_at, chip_type, revision, factory_mac, recipe_name, "
+                "recipe_sha256, unit_index, input_digests, plan, plan_digest, before_token, "
+                "unique_values, key_fingerprints, outcome, host, boot_id, pid_namespace, pid, "
+                "fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?)",
+                (_now(), chip, revision, mac, name, digest, index, _dumps(inputs), plan, plan_sum,
+                 before, _dumps(unique), _dumps(fingerprints), w.host, w.boot_id, w.pid_namespace,
+                 w.pid, __version__),
+            )
+            db.executemany(
+                "INSERT INTO unit_values (record_id, field, value) VALUES (?, ?, ?)",
+                [(record_id, f, rec.normalise_value(v)) for f, v in unique.items() if not rec.is_blank(v)],
+            )
+            return record_id
+
+        return db.transaction(write)
 
     def finish(
         self,
@@ -358,7 +281,7 @@ class Ledger:
         error: str | None = None,
         exit_code: int | None = None,
     ) -> None:
-        """Record how an apply begun with `begin` ended; returns once it is on disk.
+        """Record how an apply begun with `begin` ended; returns once it is durable.
 
         `outcome` is one of ok, nothing-to-do, failed, refused, interrupted, partial, aborted. `exit_code`
         defaults to 0 for ok and nothing-to-do. A record is finished once; finishing it
@@ -371,20 +294,21 @@ class Ledger:
         code = _optional_int("exit_code", exit_code)
         if code is None and outcome in (rec.OK, rec.NOTHING_TO_DO):
             code = 0
-        with self._write() as db:
-            try:
-                cur = db.execute(
-                    "UPDATE records SET finished_at = ?, outcome = ?, after_token = ?, exit_code = ?, "
-                    "error = ? WHERE id = ? AND finished_at IS NULL",
-                    (_now(), outcome, after, code, message, record_id),
-                )
-            except sqlite3.Error as e:
-                raise _problem(self.path, e) from None
-            if cur.rowcount != 1:
-                row = db.execute("SELECT outcome FROM records WHERE id = ?", (record_id,)).fetchone()
+        db = self._db
+
+        def write() -> None:
+            changed = db.execute(
+                "UPDATE records SET finished_at = ?, outcome = ?, after_token = ?, exit_code = ?, "
+                "error = ? WHERE id = ? AND finished_at IS NULL",
+                (_now(), outcome, after, code, message, record_id),
+            )
+            if changed != 1:
+                row = db.one("SELECT outcome FROM records WHERE id = ?", (record_id,))
                 if row is None:
                     raise ValueError(f"no ledger record {record_id}")
                 raise ValueError(f"ledger record {record_id} is already finished ({row['outcome']})")
+
+        db.transaction(write)
 
     # -- index allocation ------------------------------------------------------------
     def allocate(self, recipe_name: str, factory_mac: str, index_range: IndexRange) -> Allocation:
@@ -406,9 +330,11 @@ class Ledger:
             )
         if not isinstance(index_range, IndexRange):
             raise TypeError("index_range must be an IndexRange (fusebook.indices.parse_range)")
-        with self._write() as db:
-            row = db.execute(f"{_ALLOCATION_SELECT} WHERE a.recipe_name = ? AND a.factory_mac = ?",
-                             (name, mac)).fetchone()
+        db = self._db
+        where = f"{_ALLOCATION_SELECT} WHERE a.recipe_name = ? AND a.factory_mac = ?"
+
+        def write() -> Allocation:
+            row = db.one(where, (name, mac))
             if row is not None:
                 held = Allocation.from_row(row)
                 _refuse_if_done(held)
@@ -420,44 +346,42 @@ class Ledger:
                         hint=f"an index stays with its unit: pass --index {held.index}, or widen the range",
                     )
                 return held
-            index = self._index_for_new_unit(db, name, mac, index_range)
-            try:
-                db.execute(
-                    "INSERT INTO allocations (recipe_name, unit_index, factory_mac, index_range, allocated_at, "
-                    "host, pid, fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (name, index, mac, str(index_range), _now(), self._writer.host, self._writer.pid,
-                     __version__),
-                )
-            except sqlite3.Error as e:
-                raise _problem(self.path, e) from None
-            row = db.execute(f"{_ALLOCATION_SELECT} WHERE a.recipe_name = ? AND a.factory_mac = ?",
-                             (name, mac)).fetchone()
-        return Allocation.from_row(row, new=True)
+            index = self._index_for_new_unit(name, mac, index_range)
+            db.execute(
+                "INSERT INTO allocations (recipe_name, unit_index, factory_mac, index_range, allocated_at, "
+                "host, pid, fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, index, mac, str(index_range), _now(), self._writer.host, self._writer.pid, __version__),
+            )
+            made = db.one(where, (name, mac))
+            assert made is not None
+            return Allocation.from_row(made, new=True)
 
-    def _index_for_new_unit(self, db: sqlite3.Connection, name: str, mac: str, index_range: IndexRange) -> int:
+        return db.transaction(write)
+
+    def _index_for_new_unit(self, name: str, mac: str, index_range: IndexRange) -> int:
         """A unit the allocations do not know: its index from an earlier `--index N` record,
         else the lowest index of the range that no allocation and no other chip's record holds."""
-        claiming = ", ".join(f"'{o}'" for o in rec.CLAIMING_OUTCOMES)
-        earlier = db.execute(
+        db = self._db
+        earlier = db.one(
             "SELECT id, unit_index, outcome FROM records WHERE recipe_name = ? AND factory_mac = ? "
-            f"AND unit_index IS NOT NULL AND outcome IN ({claiming}) ORDER BY id DESC LIMIT 1",
+            f"AND unit_index IS NOT NULL AND outcome IN ({_CLAIMING}) ORDER BY id DESC LIMIT 1",
             (name, mac),
-        ).fetchone()
-        taken = {r["unit_index"] for r in db.execute(
+        )
+        span = (index_range.lowest, index_range.highest)
+        taken = {int(r["unit_index"]) for r in db.query(
             "SELECT unit_index FROM allocations WHERE recipe_name = ? AND unit_index BETWEEN ? AND ?",
-            (name, index_range.lowest, index_range.highest))}
-        taken |= {r["unit_index"] for r in db.execute(
-            f"SELECT unit_index FROM records WHERE recipe_name = ? AND outcome IN ({claiming}) "
+            (name, *span))}
+        taken |= {int(r["unit_index"]) for r in db.query(
+            f"SELECT unit_index FROM records WHERE recipe_name = ? AND outcome IN ({_CLAIMING}) "
             "AND factory_mac != ? AND unit_index BETWEEN ? AND ?",
-            (name, mac, index_range.lowest, index_range.highest))}
+            (name, mac, *span))}
         if earlier is not None:
             index = int(earlier["unit_index"])
             if earlier["outcome"] in rec.DONE_OUTCOMES:
                 raise IndexRefused(
                     f"this unit (factory MAC {mac}) is already burned as index {index} of recipe {name} "
                     f"(ledger record {earlier['id']}, {earlier['outcome']})",
-                    index=index, hint="a finished unit is not burned again; set it aside or check it "
-                    "with `fusebook summary`",
+                    index=index, hint=_DONE_HINT,
                 )
             if index in index_range and index not in taken:
                 return index
@@ -480,32 +404,27 @@ class Ledger:
     def allocations(self, limit: int | None = 50, chip_mac: str | None = None,
                     recipe: str | None = None) -> builtins.list[Allocation]:
         """Allocated indices newest first, optionally of one chip (factory MAC) or one recipe."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError("limit must be a non-negative integer or None")
+        _check_limit(limit)
         where, args = self._filters(chip_mac, recipe, table="a.")
         sql = f"{_ALLOCATION_SELECT} {where} ORDER BY a.id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        try:
-            return [Allocation.from_row(r) for r in self._db.execute(sql, args)]
-        except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
+        return [Allocation.from_row(r) for r in self._db.query(sql, args)]
 
     # -- reading ---------------------------------------------------------------------
-    def _conflicts(self, db: sqlite3.Connection, unique: Mapping[str, str], mac: str) -> builtins.list[Conflict]:
+    def _conflicts(self, unique: Mapping[str, str], mac: str) -> builtins.list[Conflict]:
         anonymous = rec.unknown_mac(mac)  # a chip we cannot identify might be any chip
-        claiming = ", ".join(f"'{o}'" for o in rec.CLAIMING_OUTCOMES)
         out: builtins.list[Conflict] = []
         for field, value in unique.items():
             if rec.is_blank(value):
                 continue
-            rows = db.execute(
+            rows = self._db.query(
                 "SELECT r.id, r.factory_mac, r.recipe_name, r.started_at, r.outcome "
                 "FROM unit_values u JOIN records r ON r.id = u.record_id "
-                f"WHERE u.field = ? AND u.value = ? AND r.outcome IN ({claiming}) "
+                f"WHERE u.field = ? AND u.value = ? AND r.outcome IN ({_CLAIMING}) "
                 "AND (r.factory_mac != ? OR ?) ORDER BY r.id",
                 (field, rec.normalise_value(value), mac, anonymous),
-            ).fetchall()
+            )
             out.extend(
                 Conflict(field=field, value=value, factory_mac=r["factory_mac"], record_id=r["id"],
                          recipe_name=r["recipe_name"], started_at=r["started_at"], outcome=r["outcome"])
@@ -523,10 +442,7 @@ class Ledger:
         """
         values = rec.check_text_map("unique", unique)
         mac = rec.normalise_mac(rec.check_text("factory_mac", factory_mac) or "")
-        try:
-            return self._conflicts(self._db, values, mac)
-        except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
+        return self._conflicts(values, mac)
 
     def key_fingerprint(self, factory_mac: str, block: str) -> str | None:
         """The fingerprint of the key last burned and verified (outcome ok) into `block` of this chip."""
@@ -534,22 +450,19 @@ class Ledger:
         if rec.unknown_mac(mac):
             return None  # a chip without identity has no history to confirm against
         wanted = block.strip().upper()
-        try:
-            rows = self._db.execute(
-                "SELECT key_fingerprints FROM records WHERE factory_mac = ? AND outcome = 'ok' ORDER BY id DESC",
-                (mac,),
-            ).fetchall()
-        except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
+        rows = self._db.query(
+            "SELECT key_fingerprints FROM records WHERE factory_mac = ? AND outcome = 'ok' ORDER BY id DESC",
+            (mac,),
+        )
         for row in rows:
             try:
-                fingerprints = json.loads(row[0])
+                fingerprints = json.loads(row["key_fingerprints"])
             except (TypeError, ValueError):
-                raise LedgerError(f"ledger {self.path} is damaged: a record's key fingerprints are not JSON",
-                                  hint=_DAMAGED_HINT) from None
+                raise LedgerError(f"ledger {self.where} is damaged: a record's key fingerprints are not JSON",
+                                  hint=self._db.damaged_hint) from None
             if not isinstance(fingerprints, dict):
-                raise LedgerError(f"ledger {self.path} is damaged: a record's key fingerprints are not a mapping",
-                                  hint=_DAMAGED_HINT)
+                raise LedgerError(f"ledger {self.where} is damaged: a record's key fingerprints are not a mapping",
+                                  hint=self._db.damaged_hint)
             for name, fp in fingerprints.items():
                 if str(name).upper() == wanted:
                     return str(fp)
@@ -559,16 +472,13 @@ class Ledger:
         sql = f"SELECT * FROM records {where} ORDER BY id {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        try:
-            for row in self._db.execute(sql, args):
-                try:
-                    record = LedgerRecord.from_row(row)
-                except (TypeError, ValueError, KeyError, AttributeError):
-                    raise LedgerError(f"ledger {self.path} is damaged: record {row['id']} cannot be read",
-                                      hint=_DAMAGED_HINT) from None
-                yield record
-        except sqlite3.Error as e:
-            raise _problem(self.path, e) from None
+        for row in self._db.query(sql, args):
+            try:
+                record = LedgerRecord.from_row(row)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                raise LedgerError(f"ledger {self.where} is damaged: record {row['id']} cannot be read",
+                                  hint=self._db.damaged_hint) from None
+            yield record
 
     @staticmethod
     def _filters(chip_mac: str | None, recipe: str | None, table: str = "") -> tuple[str, tuple[Any, ...]]:
@@ -584,8 +494,7 @@ class Ledger:
     def list(self, limit: int | None = 50, chip_mac: str | None = None,
              recipe: str | None = None) -> builtins.list[LedgerRecord]:
         """Records newest first, optionally of one chip (factory MAC) or one recipe name."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError("limit must be a non-negative integer or None")
+        _check_limit(limit)
         where, args = self._filters(chip_mac, recipe)
         return builtins.list(self._select(where, args, "DESC", limit))
 
@@ -599,7 +508,13 @@ class Ledger:
         return write_csv(self._select(where, args, "ASC", None), stream)
 
 
-_DONE = ", ".join(f"'{o}'" for o in rec.DONE_OUTCOMES)
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError("limit must be a non-negative integer or None")
+
+
+_DONE = _quoted(rec.DONE_OUTCOMES)
+_DONE_HINT = "a finished unit is not burned again; set it aside or check it with `fusebook summary`"
 _UNIT_RECORDS = ("FROM records r WHERE r.recipe_name = a.recipe_name AND r.factory_mac = a.factory_mac "
                  "AND r.unit_index = a.unit_index")
 #: An allocation with its state: the latest record that finished the unit, else its latest record.
@@ -616,8 +531,7 @@ def _refuse_if_done(held: Allocation) -> None:
         raise IndexRefused(
             f"this unit (factory MAC {held.factory_mac}) is already burned as index {held.index} "
             f"of recipe {held.recipe_name} ({held.state})",
-            index=held.index,
-            hint="a finished unit is not burned again; set it aside or check it with `fusebook summary`",
+            index=held.index, hint=_DONE_HINT,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,6 +93,17 @@ def test_a_unit_that_did_not_finish_gets_its_index_back(recipe: Path, units: lis
     again = _apply(recipe, units[0], ledger)
     assert again.code == 0, again.out
     assert (again.json["index"], again.json["outcome"]) == (1, "burned")
+
+
+def test_stations_on_one_postgresql_ledger_number_units_once(recipe: Path, units: list[VirtualRomServer],
+                                                             postgres: Any) -> None:
+    url = postgres.create_ledger()
+    got = [_apply(recipe, server, url) for server in units[:2]]
+    assert [(r.code, r.json["index"]) for r in got] == [(0, 1), (0, 2)], got[0].err
+    again = _apply(recipe, units[1], url)
+    assert again.code == 3 and "already burned as index 2" in again.json["error"]["message"]
+    listed = fusebook("ledger", "list", "--allocations", "--ledger", url, "--format", "json").json
+    assert [(a["index"], a["state"]) for a in listed["allocations"]] == [(2, "ok"), (1, "ok")]
 
 
 def test_auto_needs_a_ledger_a_range_and_a_chip_with_an_identity(

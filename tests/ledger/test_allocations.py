@@ -18,8 +18,8 @@ A, B, C = "7c:df:a1:00:00:0a", "7c:df:a1:00:00:0b", "7c:df:a1:00:00:0c"
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite") as opened:
+def ledger(ledger_target: str) -> Iterator[Ledger]:
+    with Ledger(ledger_target) as opened:
         yield opened
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
-from pathlib import Path
 from typing import Any
 
 from fusebook.indices import parse_range
@@ -66,7 +65,24 @@ def check_allocations(target: str, reports: list[list[tuple[int, int]]]) -> None
     assert held == {mac(u): i for u, i in index_of.items()}
 
 
-def test_stations_allocating_together_never_share_an_index(tmp_path: Path) -> None:
-    target = str(tmp_path / "ledger.sqlite")
-    Ledger(target).close()
-    check_allocations(target, run_stations(target))
+def test_stations_allocating_together_never_share_an_index(ledger_target: str) -> None:
+    Ledger(ledger_target).close()
+    check_allocations(ledger_target, run_stations(ledger_target))
+
+
+def test_threads_sharing_one_ledger_allocate_and_record_safely(ledger_target: str) -> None:
+    """A station's workers may share one Ledger: its calls are serialised on its connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.ledger.units import unit
+
+    def work(u: int) -> int:
+        index = ledger.allocate("line", mac(u), parse_range("1-100")).index
+        rid = ledger.begin(**unit(index, factory_mac=mac(u), recipe_name="line"))
+        ledger.finish(rid, "ok")
+        return index
+
+    with Ledger(ledger_target) as ledger, ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(work, range(40)))
+        assert sorted(got) == list(range(1, 41))
+        assert {a.state for a in ledger.allocations(limit=None)} == {"ok"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ CHIP_B = "7c:df:a1:00:00:0b"
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite") as opened:
+def ledger(ledger_target: str) -> Iterator[Ledger]:
+    with Ledger(ledger_target) as opened:
         yield opened
 
 

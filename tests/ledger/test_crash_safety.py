@@ -85,9 +85,9 @@ def test_killed_writer_never_tears_or_loses_a_record(tmp_path: Path) -> None:
     assert finished, f"seed {seed}: no run finished a record, the test exercised nothing"
 
 
-def test_two_stations_never_claim_the_same_unit_value(tmp_path: Path) -> None:
+def test_two_stations_never_claim_the_same_unit_value(ledger_target: str) -> None:
     """Check-and-record is one transaction: racing stations split the values, never share one."""
-    path = tmp_path / "ledger.sqlite"
+    path = ledger_target
     Ledger(path).close()
     count = 40
     # Opposite orders: the stations meet in the middle, where both want the same values.

@@ -22,8 +22,8 @@ print(ledger.begin(**unit(5)))
 """
 
 
-def test_a_record_left_open_by_a_dead_process_becomes_interrupted(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
+def test_a_record_left_open_by_a_dead_process_becomes_interrupted(ledger_target: str) -> None:
+    path = ledger_target
     done = subprocess.run([sys.executable, "-c", BEGIN_AND_EXIT, str(path)], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     record_id = int(done.stdout)

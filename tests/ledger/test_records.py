@@ -17,8 +17,8 @@ from tests.ledger.units import KEY, RECIPE_SHA, unit
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite") as opened:
+def ledger(ledger_target: str) -> Iterator[Ledger]:
+    with Ledger(ledger_target) as opened:
         yield opened
 
 
@@ -41,8 +41,8 @@ def test_a_finished_record_reads_back_as_written(ledger: Ledger) -> None:
     assert json.loads(json.dumps(r.to_json()))["unique_values"] == {"CUSTOM_MAC": "02:00:00:00:00:07"}
 
 
-def test_a_begun_record_is_in_progress_and_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
+def test_a_begun_record_is_in_progress_and_survives_reopening(ledger_target: str) -> None:
+    path = ledger_target
     with Ledger(path) as first:
         record_id = first.begin(**unit(1))
     with Ledger(path) as again:  # this process is alive: the record is not interrupted

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fusebook.ledger import Ledger, LedgerError
+from fusebook.ledger.db import Database, SQLiteDatabase
 from fusebook.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, create_v1, migrate
 from tests.ledger.units import unit
 
@@ -74,38 +75,59 @@ def test_paths_that_cannot_hold_a_ledger_are_clear_errors(tmp_path: Path) -> Non
         Ledger(tmp_path / "missing" / "ledger.sqlite")
 
 
-def _add_station_column(db: sqlite3.Connection) -> None:
+def _add_station_column(db: Database) -> None:
     db.execute("ALTER TABLE records ADD COLUMN station TEXT")
 
 
-def _broken_step(db: sqlite3.Connection) -> None:
+def _broken_step(db: Database) -> None:
     db.execute("ALTER TABLE records ADD COLUMN station TEXT")
     raise RuntimeError("migration bug")
 
 
+def _version(db: Database) -> str:
+    row = db.one("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert row is not None
+    return str(row["value"])
+
+
 def test_migrations_lift_a_ledger_one_version_at_a_time(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
+    db = SQLiteDatabase(tmp_path / "l.sqlite", 5.0)
     db.execute("BEGIN IMMEDIATE")
     assert migrate(db, 0, 1) == 1
     db.execute("COMMIT")
     db.execute("BEGIN IMMEDIATE")
     assert migrate(db, 1, 2, {1: create_v1, 2: _add_station_column}) == 2
     db.execute("COMMIT")
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
-    assert "station" in [r[1] for r in db.execute("PRAGMA table_info(records)")]
+    assert _version(db) == "2"
+    assert "station" in db.columns("records")
+    db.close()
 
 
 def test_a_failing_migration_leaves_the_ledger_at_its_old_version(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     Ledger(path).close()
-    db = sqlite3.connect(path, isolation_level=None)
+    db = SQLiteDatabase(path, 5.0)
     db.execute("BEGIN IMMEDIATE")
     now, bad = SCHEMA_VERSION, SCHEMA_VERSION + 1
     with pytest.raises(RuntimeError, match="migration bug"):
         migrate(db, now, bad, {bad: _broken_step})
     db.execute("ROLLBACK")
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(now),)
-    assert "station" not in [r[1] for r in db.execute("PRAGMA table_info(records)")]
+    assert _version(db) == str(now)
+    assert "station" not in db.columns("records")
     with pytest.raises(RuntimeError, match=f"no ledger migration to schema version {bad + 1}"):
         migrate(db, now, bad + 1, {bad: _add_station_column})
     db.close()
+
+
+def test_a_version_2_ledger_is_lifted_to_allocations_and_keeps_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    db = SQLiteDatabase(path, 5.0)
+    db.execute("BEGIN IMMEDIATE")
+    migrate(db, 0, 2)
+    db.execute("COMMIT")
+    db.close()
+    with Ledger(path) as ledger:  # a version 2 ledger, as an older fusebook left it
+        assert ledger.schema_version == SCHEMA_VERSION
+        rid = ledger.begin(**unit(1))
+        ledger.finish(rid, "partial", exit_code=4)
+        assert ledger.allocations() == []
