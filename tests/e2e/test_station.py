@@ -79,7 +79,13 @@ def test_once_burns_every_port_with_its_own_index_and_records_every_unit(recipe:
         ports.write_text("# the fixtures\n" + "\n".join(fleet.urls) + "\n\n")
         r = station(recipe, tmp_path, "--ports-from", ports, "--once", "--events", events, "--poll", "0.1")
         macs = {p.macs[0] for p in fleet.ports}
+        urls = fleet.urls
     assert r.code == 0, r.out + r.err
+    lines = r.out.splitlines()  # not a terminal: one plain line per state change
+    for url in urls:
+        for state in ("connecting", "planning", "burning", "verifying", "ok"):
+            assert sum(f" {url} #1 {state}" in x for x in lines) == 1, (url, state, r.out)
+    assert "\x1b[" not in r.out
     assert "3 unit(s): 3 ok, 0 failed" in r.out and r.out.rstrip().endswith("exit 0")
     with Ledger(tmp_path / "l.sqlite") as ledger:
         records = ledger.list()
