@@ -60,6 +60,23 @@ class StationReport:
         }
 
 
+def validate(loaded: api.LoadedRecipe) -> None:
+    """The recipe's checks for its chips (`fusebook validate`), once for the whole line.
+
+    A recipe problem would otherwise fail every unit alike; found here, it is exit 2
+    before any port is opened.
+    """
+    from fusebook.recipe.validate import validate_recipe
+    from fusebook.recipe.validation import RecipeErrors
+
+    chips = [api.load_chip(c) for c in loaded.chips]
+    if loaded.extension is not None and not getattr(loaded.recipe, "extend_efuse_table", None):
+        chips = [api.extend_table(c, *loaded.extension) for c in chips]
+    problems = validate_recipe(loaded.recipe, chips)
+    if problems:
+        raise RecipeErrors(problems)
+
+
 class Station:
     """Workers over `ports`, sharing one recipe (loaded and validated once) and one event stream."""
 
@@ -72,6 +89,7 @@ class Station:
         ledger_factory: Callable[[], Any] | None = None,
         events: EventStream | None = None,
     ) -> None:
+        validate(loaded)
         self.loaded = loaded
         self.options = options
         self.events = events or EventStream()

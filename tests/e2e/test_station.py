@@ -231,6 +231,8 @@ def test_no_key_material_in_output_or_events(tmp_path: Path) -> None:
 def test_refusals_are_invalid_input_and_touch_no_port(recipe: Path, tmp_path: Path) -> None:
     bad_ports = tmp_path / "ports.txt"
     bad_ports.write_text("socket://127.0.0.1:1 socket://127.0.0.1:2\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(RECIPE.replace("DIS_USB_JTAG: 1", "DIS_USB_JTAGG: 1"))
     with VirtualFleet(CHIP, 1) as fleet:
         url = fleet.urls[0]
         cases = [
@@ -241,12 +243,14 @@ def test_refusals_are_invalid_input_and_touch_no_port(recipe: Path, tmp_path: Pa
             station(recipe, tmp_path, "--ports", "auto:xyz:1"),
             station(recipe, tmp_path, "--port", url, "--no-ledger"),  # the recipe's indices need it
             station(tmp_path / "missing.yaml", tmp_path, "--port", url),
+            station(typo, tmp_path, "--port", url, "--once"),  # every unit would fail alike
         ]
         connections = fleet.ports[0].server.connections
     for r in cases:
         assert r.code == 2 and "Traceback" not in r.err, r.err
     assert "--yes" in cases[0].err and "--index auto" in cases[1].err
     assert f"{bad_ports}:1" in cases[3].err
+    assert f"{typo}:8" in cases[-1].err and "DIS_USB_JTAG" in cases[-1].err
     assert connections == 0
 
 
