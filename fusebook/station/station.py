@@ -40,7 +40,12 @@ class StationReport:
 
     @property
     def failed(self) -> int:
-        return sum(1 for u in self.units if u.state != "ok")
+        return sum(1 for u in self.units if u.state == "failed")
+
+    @property
+    def stopped(self) -> int:
+        """Units a stop ended early (partial or aborted): not failures, but not done either."""
+        return sum(1 for u in self.units if u.state == "stopped")
 
     @property
     def units_per_hour(self) -> float:
@@ -53,7 +58,7 @@ class StationReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "failed": self.failed, "wall_s": round(self.wall_s, 3),
+            "ok": self.ok, "failed": self.failed, "stopped": self.stopped, "wall_s": round(self.wall_s, 3),
             "units_per_hour": round(self.units_per_hour, 1), "exit_code": self.exit_code,
             "stopped_by": self.stopped_by,
             "units": [vars(u) for u in self.units],

@@ -190,6 +190,7 @@ def test_continuous_takes_each_new_board_and_sigint_stops_mid_burn_without_cutti
     assert proc.returncode == max(e["exit_code"] for e in ended.values())
     assert proc.returncode in (4, 130), err.decode()
     assert b"SIGINT: stopping every port" in err
+    assert f"{len(stopped)} stopped in".encode() in err  # the summary, after the log, on stderr
     oks = [e for e in ended.values() if e["state"] == "ok"]
     assert len({e["factory_mac"] for e in ended.values()}) == len(ended)  # one board, one unit
     assert len({e["index"] for e in ended.values()}) == len(ended)
