@@ -132,7 +132,7 @@ def throughput() -> None:
             eff = rate / (n * base)
             print(f"{n:>3} {units - n:>6} {wall:>8.2f} {rate * 3600:>11.0f} {eff:>11.2f} {failed:>7}", flush=True)
     verdict = "meets" if eff >= TARGET else "MISSES"
-    print(f"scaling efficiency at N={COUNTS[-1]}: {eff:.2f} ({verdict} the target {TARGET})")
+    print(f"scaling efficiency at N={COUNTS[-1]}: {eff:.3f} ({verdict} the target {TARGET})")
 
 
 def several_hosts() -> None:
@@ -152,7 +152,7 @@ def several_hosts() -> None:
     server.start()
     fleets: list[subprocess.Popen] = []
     try:
-        url = server.create_database()
+        url = server.create_ledger()
         with tempfile.TemporaryDirectory() as tmp:
             recipe = Path(tmp) / "line.yaml"
             recipe.write_text(RECIPE)
