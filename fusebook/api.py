@@ -50,10 +50,16 @@ __all__ = [
     "ApplyOutcome",
     "CommitEvent",
     "ConnectOptions",
+    "EventStream",
+    "JsonLinesSink",
     "LoadedRecipe",
     "PlanResult",
     "Session",
+    "Station",
+    "StationOptions",
+    "StationReport",
     "StopRequest",
+    "UnitEvent",
     "apply",
     "connect",
     "efsr_token",
@@ -66,6 +72,7 @@ __all__ = [
     "new_recipe",
     "plan",
     "render_unit",
+    "resolve_ports",
     "snapshot_json",
     "starter_chips",
     "starter_kinds",
@@ -927,3 +934,10 @@ def new_recipe(kind: str, chip: str) -> str:
     from fusebook.starters import render_starter
 
     return render_starter(kind, load_chip(chip))
+
+
+# -- the station (fusebook.station imports this module: these come last) ----------------
+from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent  # noqa: E402
+from fusebook.station.ports import resolve_ports  # noqa: E402
+from fusebook.station.station import Station, StationReport  # noqa: E402
+from fusebook.station.worker import StationOptions  # noqa: E402

@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
     s.add_argument("--chip", "-c", required=True)
-    s.add_argument("--listen", default="127.0.0.1:5555")
+    s.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:5555; a fleet: 127.0.0.1:0)")
     s.add_argument("--efuse-file", "--path-efuse-file", type=Path,
                    help="the chip's state file, in espefuse's --path-efuse-file layout (default: in memory)")
     s.add_argument("--factory-mac", help="the new virtual chip's factory MAC (default: see docs/link.md)")
@@ -208,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "disconnect=N; fail-programs=N (request numbers)")
     s.add_argument("--latency", type=float, default=0.0, metavar="MS",
                    help="answer every request this many milliseconds late (a slow link)")
+    s.add_argument("--count", type=integer, metavar="N",
+                   help="a virtual fleet: N chips on N free ports, one socket:// URL a line on stdout")
+    s.add_argument("--efuse-dir", type=Path, metavar="DIR", help="fleet: each board's efuse file in DIR")
+    s.add_argument("--swap-after", type=integer, metavar="K",
+                   help="fleet: a new blank board on a port after K sessions (an operator's swap)")
+
+    from fusebook.cli import station_cmd
+
+    station_cmd.add_parser(sub, common, _recipe_options)
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
@@ -756,9 +765,24 @@ def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
 
     if args.latency < 0:
         raise UsageError("--latency must be 0 or more milliseconds")
-    run_server(args.chip, listen=args.listen, efuse_file=args.efuse_file, faults=args.fault,
+    if args.count is not None or args.efuse_dir is not None or args.swap_after is not None:
+        from fusebook.virtual.fleet import run_fleet
+
+        if args.efuse_file is not None or args.fault:
+            raise UsageError("--efuse-file and --fault are for one chip, not a fleet",
+                             hint="a fleet keeps its boards' files in --efuse-dir DIR")
+        run_fleet(args.chip, args.count or 1, args.listen or "127.0.0.1:0", efuse_dir=args.efuse_dir, swap_after=args.swap_after,
+                  latency_ms=args.latency, factory_mac=args.factory_mac)
+        return EXIT_OK
+    run_server(args.chip, listen=args.listen or "127.0.0.1:5555", efuse_file=args.efuse_file, faults=args.fault,
                latency_ms=args.latency, factory_mac=args.factory_mac)
     return EXIT_OK
+
+
+def cmd_station(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.station_cmd import run_station
+
+    return run_station(args, out, _load, _ledger)
 
 
 def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
@@ -783,6 +807,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "render": cmd_render,
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
+    "station": cmd_station,
 }
 
 

@@ -7,7 +7,10 @@ server works exactly like a USB bridge. Opening errors become LinkError with a h
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import select
+import socket
 
 import serial
 
@@ -60,6 +63,50 @@ def open_port(url: str, baud: int = ROM_BAUD, *, timeout: float = 3.0) -> serial
     except (NotImplementedError, serial.SerialException, ValueError):
         port.write_timeout = None  # rfc2217 ports have no write timeout
     return port
+
+
+def close_port(port: serial.SerialBase) -> None:
+    """Close `port` at once.
+
+    pyserial's socket:// handler sleeps 0.3 s after closing, for servers that need a pause
+    before the next connection; fusebook's own serve-virtual and a station reconnecting
+    to the next board do not, and a station pays that pause on every unit. The socket is
+    shut down and closed here first, so pyserial's close has nothing left to wait for.
+    """
+    sock = getattr(port, "_socket", None) if is_socket(str(getattr(port, "port", "") or "")) else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
+        port._socket = None  # type: ignore[attr-defined]
+        port.is_open = False
+    port.close()
+
+
+def read_available(port: serial.SerialBase, wait_s: float) -> bytes:
+    """The bytes that have arrived, waiting at most `wait_s` for the first (b"" if none came).
+
+    pyserial's socket:// handler reports at most one byte waiting, so reading "what is
+    waiting" there costs a poll and a system call per byte: a 14-byte answer took 15 reads,
+    and a station serving 16 ports spent its CPU on that. On a socket the bytes are taken
+    in one receive instead; every other port reads what pyserial says is waiting.
+    """
+    sock = getattr(port, "_socket", None) if is_socket(str(getattr(port, "port", "") or "")) else None
+    if sock is None:
+        waiting = int(port.in_waiting)
+        return bytes(port.read(waiting if waiting > 0 else 1))
+    if not select.select([sock], [], [], wait_s)[0]:
+        return b""
+    try:
+        data = sock.recv(1 << 16)
+    except BlockingIOError:
+        return b""
+    except OSError as e:
+        raise serial.SerialException(f"read failed: {e}") from None
+    if not data:
+        raise serial.SerialException("socket disconnected")
+    return data
 
 
 def usb_ids(port: serial.SerialBase) -> tuple[int | None, int | None]:

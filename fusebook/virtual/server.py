@@ -445,6 +445,9 @@ class VirtualRomServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.connections = 0
+        #: Called after each client left (a finished session), with the server: a fleet
+        #: swaps the board behind the port there (see fusebook.virtual.fleet).
+        self.on_session_end: Callable[[VirtualRomServer], None] | None = None
         if self.faults.fail_programs:
             bus.fail_next_programs = self.faults.fail_programs  # type: ignore[attr-defined]
 
@@ -512,6 +515,13 @@ class VirtualRomServer:
             self.connections += 1
             with conn:
                 self._serve_connection(conn)
+            if self.on_session_end is not None and not self._stop.is_set():
+                self.on_session_end(self)
+
+    def replace_bus(self, bus: ServedBus) -> None:
+        """Serve another chip from now on (between connections): a board swapped on the port."""
+        self.bus = bus
+        self.responder = RomResponder(bus, self.chip)
 
     def _serve_connection(self, conn: socket.socket) -> None:
         conn.settimeout(0.1)
