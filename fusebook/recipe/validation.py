@@ -8,11 +8,12 @@ column of `abc`, and an unknown key reports the key, with the closest known spel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fusebook.errors import InputError, SourceLocation, did_you_mean
+from fusebook.errors import FusebookError, InputError, SourceLocation, did_you_mean
 from fusebook.recipe.models import (
     STEP_ALIASES,
     STEP_COMMON_KEYS,
@@ -31,12 +32,15 @@ M = TypeVar("M", bound=BaseModel)
 class RecipeErrors(InputError):
     """The first problem of a document (by position), with all of them in `problems`."""
 
-    def __init__(self, problems: list[InputError]) -> None:
+    def __init__(self, problems: Sequence[FusebookError]) -> None:
         first = problems[0]
         more = len(problems) - 1
         message = first.message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
         super().__init__(message, location=first.location, hint=first.hint)
-        self.problems = problems
+        self.problems = list(problems)
+        # a problem against a given chip (a field that cannot fit its coding) keeps its class
+        self.exit_code = first.exit_code
+        self.kind = first.kind
 
 
 def _sort_key(e: InputError) -> tuple[int, int]:
