@@ -22,7 +22,7 @@ function seconds(s) {
 }
 
 function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : "";
+  return iso ? new Date(iso).toLocaleTimeString([], {hour12: false}) : "";
 }
 
 function tileElement(key) {
