@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz venv clean bench schema chipdata
+.PHONY: demo demo-station test fuzz venv clean bench schema chipdata
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) tools/demo.py
 
+# A station burning 8 virtual units at once (docs/station.md).
+demo-station: $(STAMP)
+	$(PY) tools/demo_station.py
+
 test: $(STAMP)
 	$(PY) -m pytest -n 2 tests
 
@@ -28,6 +32,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/wire.py
+	$(PY) benchmarks/station.py
 
 schema: $(STAMP)
 	$(PY) -m fusebook schema > schemas/recipe.schema.json

@@ -27,7 +27,15 @@ import serial
 from fusebook.errors import LinkError
 from fusebook.link import protocol as proto
 from fusebook.link.facts import ChipLinkFacts, link_facts
-from fusebook.link.port import ROM_BAUD, close_port, is_rfc2217, is_socket, is_usb_serial_jtag, open_port
+from fusebook.link.port import (
+    ROM_BAUD,
+    close_port,
+    is_rfc2217,
+    is_socket,
+    is_usb_serial_jtag,
+    open_port,
+    read_available,
+)
 from fusebook.link.protocol import Command, RegisterWrite, Request, Response, SecurityInfo
 from fusebook.link.reset import SerialLines, check_after, hard_reset, reset_plan, run_reset
 from fusebook.link.slip import FrameDecoder, encode
@@ -475,8 +483,7 @@ class RomLink:
         return self._frames.popleft()
 
     def _read_some(self) -> bytes:
-        waiting = int(self.port.in_waiting)
-        return bytes(self.port.read(waiting if waiting > 0 else 1))
+        return read_available(self.port, POLL_S)
 
     def _flush_input(self) -> None:
         if not is_rfc2217(self.url):
