@@ -96,16 +96,16 @@ def test_tiles_change_live_a_failed_unit_turns_red_with_its_reason_and_the_ledge
         bad_mac = tile.locator(".mac").inner_text()
         failed_total = page.locator("#t-failed").inner_text()
         assert tile.locator(".todo").is_visible() and tile.locator(".reason").is_visible()
-        screenshot(page, "station-page.png")
-        if os.environ.get("FUSEBOOK_DOCS_SCREENSHOT"):
-            DOCS_IMG.parent.mkdir(exist_ok=True)
-            shutil.copyfile(chromium.ARTIFACTS / "station-page.png", DOCS_IMG)
         api = get_json(url + "api/totals")
 
         page.fill("#q-mac", bad_mac)
         page.click("#search button")
         page.wait_for_selector("#found tbody tr")
         rows = page.locator("#found tbody tr").all_inner_texts()
+        screenshot(page, "station-page.png")
+        if os.environ.get("FUSEBOOK_DOCS_SCREENSHOT"):
+            DOCS_IMG.parent.mkdir(exist_ok=True)
+            shutil.copyfile(chromium.ARTIFACTS / "station-page.png", DOCS_IMG)
     for port in good:  # each port went through its states while the page watched
         states = seen.get(port, [])
         assert "ok" in states and {"planning", "burning", "verifying"} & set(states), (port, states)
