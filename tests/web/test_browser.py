@@ -23,18 +23,23 @@ from .live import RECIPE, dashboard, faulty_chip, fleet, get_json, station
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "station-dashboard.png"
 
-#: Every change of a tile's state, as the page makes it, kept in window.seen[key].
+#: Every change of a tile's state, as the page makes it, kept in window.seen[key]; every
+#: number the "ok" total showed, in window.oks.
 RECORD_STATES = """
 window.seen = {};
+window.oks = [];
 new MutationObserver((changes) => {
   for (const c of changes) {
     const el = c.target;
+    if (el.id === "t-ok" && window.oks[window.oks.length - 1] !== Number(el.textContent)) {
+      window.oks.push(Number(el.textContent));
+    }
     if (el.classList && el.classList.contains("tile") && el.dataset.state) {
       const list = (window.seen[el.dataset.key] = window.seen[el.dataset.key] || []);
       if (list[list.length - 1] !== el.dataset.state) list.push(el.dataset.state);
     }
   }
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-state"]});
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"]});
 """
 
 
@@ -88,7 +93,7 @@ def test_tiles_change_live_a_failed_unit_turns_red_with_its_reason_and_the_ledge
                  });
                  return live && tile && tile.dataset.state === "failed";
                }""", arg=[bad, good], timeout=30000)
-        seen = page.evaluate("window.seen")
+        seen, oks = page.evaluate("[window.seen, window.oks]")
         tile = page.locator(f'.tile[data-key="{bad}"]')
         reason, todo = tile.locator(".error").inner_text(), tile.locator(".hint").inner_text()
         colour = tile.locator(".state").evaluate("el => getComputedStyle(el).backgroundColor")
@@ -109,6 +114,7 @@ def test_tiles_change_live_a_failed_unit_turns_red_with_its_reason_and_the_ledge
     for port in good:  # each port went through its states while the page watched
         states = seen.get(port, [])
         assert "ok" in states and {"planning", "burning", "verifying"} & set(states), (port, states)
+    assert len(oks) >= 2 and oks == sorted(oks), oks  # the totals grew while the page watched
     assert word == "FAILED" and colour == "rgb(211, 47, 47)"
     assert "BLOCK_USR_DATA" in reason and "programs" in reason and todo
     assert failed_total == "1" and api["failed"] == 1 and api["ok"] >= 3
