@@ -79,7 +79,13 @@ def test_once_burns_every_port_with_its_own_index_and_records_every_unit(recipe:
         ports.write_text("# the fixtures\n" + "\n".join(fleet.urls) + "\n\n")
         r = station(recipe, tmp_path, "--ports-from", ports, "--once", "--events", events, "--poll", "0.1")
         macs = {p.macs[0] for p in fleet.ports}
+        urls = fleet.urls
     assert r.code == 0, r.out + r.err
+    lines = r.out.splitlines()  # not a terminal: one plain line per state change
+    for url in urls:
+        for state in ("connecting", "planning", "burning", "verifying", "ok"):
+            assert sum(f" {url} #1 {state}" in x for x in lines) == 1, (url, state, r.out)
+    assert "\x1b[" not in r.out
     assert "3 unit(s): 3 ok, 0 failed" in r.out and r.out.rstrip().endswith("exit 0")
     with Ledger(tmp_path / "l.sqlite") as ledger:
         records = ledger.list()
@@ -276,3 +282,23 @@ def test_the_live_table_on_a_terminal(recipe: Path, tmp_path: Path) -> None:
         assert heading in text
     assert "2 unit(s): 2 ok" in text
     assert f"{fleet.urls[0]} #1 ok" not in text  # no log lines on a terminal
+
+
+def test_two_stations_on_one_postgresql_ledger_never_share_an_index(recipe: Path, postgres) -> None:
+    """Two station processes at once, 3 ports each, one PostgreSQL ledger: 6 units, 6 indices."""
+    url = postgres.create_ledger()
+    with VirtualFleet(CHIP, 6) as fleet:
+        env = {k: v for k, v in os.environ.items() if k != "FUSEBOOK_DEBUG"}
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "fusebook", "station", str(recipe), "--yes", "--once", "--ledger", url,
+             "--format", "json", *sum((["--port", u] for u in urls), [])],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ) for urls in (fleet.urls[:3], fleet.urls[3:])]
+        results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    indices = [u["index"] for out, _ in results for u in json.loads(out)["units"]]
+    assert sorted(indices) == [1, 2, 3, 4, 5, 6]
+    with Ledger(url) as ledger:
+        records = ledger.list(limit=None)
+    assert sorted(r.index for r in records if r.outcome == "ok") == [1, 2, 3, 4, 5, 6]
+    assert len({r.unique_values["CUSTOM_MAC"] for r in records}) == 6
