@@ -104,7 +104,7 @@ PAGE = r"the live page is at (http://\S+)"
 
 
 @contextmanager
-def station(recipe: Path, ledger: Path, ports: list[str], *args: Any) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def station(recipe: Path, ledger: Path | str, ports: list[str], *args: Any) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`fusebook station --web 127.0.0.1:0` burning on `ports`, continuously; yields it and its page's URL."""
     proc = spawn("station", recipe, "--yes", "--ledger", ledger, "--poll", "0.1", "--web", "127.0.0.1:0",
                  *sum((["--port", p] for p in ports), []), *args)

@@ -50,7 +50,7 @@ def test_bad_page_options_are_invalid_input_and_touch_no_port(recipe: Path, tmp_
     assert connections == 0 and not ledger.exists()
 
 
-def test_a_station_page_shows_no_key_material(tmp_path: Path) -> None:
+def test_a_station_page_shows_no_key_material(ledger_target: str, tmp_path: Path) -> None:
     key = secrets.token_bytes(32)
     (tmp_path / "fe.bin").write_bytes(key)
     recipe = tmp_path / "key.yaml"
@@ -58,7 +58,7 @@ def test_a_station_page_shows_no_key_material(tmp_path: Path) -> None:
         "fusebook: 1\nname: keyed\nchip: esp32c3\ninputs:\n  fe: {file: fe.bin, format: binary, secret: true}\n"
         "steps:\n  - burn_key: {block: BLOCK_KEY0, purpose: XTS_AES_128_KEY, data: \"{{ inputs.fe | hex }}\"}\n"
     )
-    with fleet(2, latency=0) as urls, station(recipe, tmp_path / "l.sqlite", urls) as (_, page):
+    with fleet(2, latency=0) as urls, station(recipe, ledger_target, urls) as (_, page):
         wait_for(lambda: get_json(page + "api/totals")["ok"] == 2)
         mac = get_json(page + "api/units")["units"][0]["last"]["factory_mac"]
         texts = [get(page + p)[2].decode() for p in ("", "api/units", "api/totals", "api/recent", "api/state",
