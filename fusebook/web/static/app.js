@@ -43,7 +43,9 @@ function drawTile(t) {
   el.dataset.elapsed = shown.elapsed_s;
   el.querySelector(".word").textContent = WORDS[t.display] || t.display.toUpperCase();
   text(el.querySelector(".where"), t.title);
-  text(el.querySelector(".unit"), shown.unit ? "#" + shown.unit : "");
+  const number = el.querySelector(".unit");
+  text(number, shown.unit ? "#" + shown.unit : "");
+  number.hidden = number.previousElementSibling.hidden = !shown.unit;  // a ledger's units have no port number
   text(el.querySelector(".mac"), shown.factory_mac);
   text(el.querySelector(".index"), shown.index);
   text(el.querySelector(".chip"), shown.chip);
@@ -97,6 +99,7 @@ function draw(state) {
   state.units.forEach(drawTile);
   // keep the server's order (ports as given; a ledger's hosts)
   for (const t of state.units) $("tiles").appendChild(tileElement(t.key));
+  tick();
   drawTotals(state.totals);
   drawRecent(state.recent);
   $("problem").hidden = !state.error;
