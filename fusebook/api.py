@@ -392,12 +392,14 @@ def apply(
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
     indices: str | None = None,
+    on_index: Callable[[int | None], None] | None = None,
 ) -> ApplyOutcome:
     """Plan against the chip as read now, confirm, burn, verify, `ensure`, record.
 
     `index=AUTO_INDEX` asks the ledger for the unit's index once the chip (its factory MAC)
     is read, from `indices` or else the recipe's `indices:` range; `ApplyOutcome.index` says
-    which index was used.
+    which index was used, and `on_index` hears it as soon as it is known (before planning),
+    so a caller can show it while the unit burns, or fails.
 
     `stop` ends the burn at the next block boundary once requested (see commit.StopRequest):
     its phase turns "burning" once the plan is confirmed, so from then on a requester must
@@ -411,6 +413,8 @@ def apply(
     if span is not None:
         index = _allocate(ledger, loaded, image, mac, span)
     assert not isinstance(index, str)
+    if on_index is not None:
+        on_index(index)
     record_id = None
     try:
         result_plan = plan(loaded, image, index)

@@ -71,7 +71,7 @@ def _as_unprivileged() -> tuple[list[str], str | None]:
 
 
 class PostgresServer:
-    """One server for a test session; `create_database` gives each test a database of its own."""
+    """One server for a test session; `create_ledger` gives each test an empty place of its own."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
@@ -83,7 +83,6 @@ class PostgresServer:
             entry = pwd.getpwnam(user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
         self._names = itertools.count(1)
-        self._shared = ""
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self._prefix, *args], capture_output=True, text=True, timeout=timeout,
@@ -115,26 +114,15 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new, empty database; returns its URL."""
-        import psycopg
-
-        name = f"d{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
     def create_ledger(self) -> str:
-        """The URL of a new, empty place for a ledger: a schema of its own in one shared test
-        database (a new schema costs a millisecond, a new database half a second)."""
+        """The URL of a new, empty place for a ledger: a schema of its own in the server's
+        `postgres` database (a new schema costs milliseconds, a new database a second)."""
         import psycopg
 
-        if not self._shared:
-            self._shared = self.create_database()
         name = f"s{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self._shared, autocommit=True) as conn:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {name}")
-        return f"{self._shared}?options=-csearch_path%3D{name}"
+        return f"{self.url()}?options=-csearch_path%3D{name}"
 
     def stop(self) -> None:
         if self.port:

@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from fusebook import api
-from fusebook.errors import FusebookError
+from fusebook.errors import FusebookError, InputError
 
 
 def _failure(index: int, e: FusebookError) -> dict[str, Any]:
@@ -47,7 +47,10 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
     )
     chip = args.chip or loaded.chips[0]
     image = api.load_snapshot(args.snapshot, chip)
-    indices = api.indices(args.indices)
+    if args.indices is None and loaded.recipe.indices is None:
+        raise InputError("check needs --indices, or an `indices:` range in the recipe",
+                         hint="pass e.g. --indices 1-10000")
+    indices = api.indices(args.indices if args.indices is not None else loaded.recipe.indices)
     show_progress = out.fmt == "text" and sys.stderr.isatty()
     start = time.perf_counter()
     failures: list[dict[str, Any]] = []

@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
     s.add_argument("recipe", type=Path)
-    s.add_argument("--indices", required=True, help="e.g. 1-10000 or 1-10,20")
+    s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (default: the recipe's `indices:`)")
     s.add_argument("--snapshot", "-s", default="blank")
     s.add_argument("--chip", "-c", default=None)
     s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")

@@ -74,7 +74,9 @@ class LiveTable:
 
         report = self.station.report()
         title = f"fusebook station: {self.station.loaded.name} on {len(self.station.workers)} port(s)"
-        caption = (f"ok {report.ok}  failed {report.failed}  {report.units_per_hour:.0f} units/hour"
+        caption = (f"ok {report.ok}  failed {report.failed}"
+                   + (f"  stopped {report.stopped}" if report.stopped else "")
+                   + f"  {report.units_per_hour:.0f} units/hour"
                    + (f"  stopping ({self.station.stop_reason})" if self.station.stop_reason else ""))
         t = Table(title=title, caption=caption, expand=False)
         for column in ("port", "unit", "state", "chip", "factory MAC", "index", "elapsed", "last message"):
@@ -102,7 +104,8 @@ class LiveTable:
 
 def summary_text(report: api.StationReport) -> str:
     """The station's end: totals, then every unit that did not end ok and what to do."""
-    lines = [f"station: {len(report.units)} unit(s): {report.ok} ok, {report.failed} failed "
+    stopped = f", {report.stopped} stopped" if report.stopped else ""
+    lines = [f"station: {len(report.units)} unit(s): {report.ok} ok, {report.failed} failed{stopped} "
              f"in {report.wall_s:.1f} s ({report.units_per_hour:.0f} units/hour)"]
     if report.stopped_by:
         lines.append(f"stopped by {report.stopped_by}")

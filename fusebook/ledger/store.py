@@ -68,7 +68,11 @@ _CLAIMING = _quoted(rec.CLAIMING_OUTCOMES)
 
 
 class Ledger:
-    """An open ledger: a file path (SQLite, made on first use) or a `postgresql://` URL."""
+    """An open ledger: a file path (SQLite, made on first use) or a `postgresql://` URL.
+
+    One Ledger may be shared by the threads of a station: each call runs alone on its
+    connection. Processes (and hosts) open a Ledger each.
+    """
 
     def __init__(self, target: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self._writer = Writer.current()
@@ -134,13 +138,12 @@ class Ledger:
             db.switch_to_wal()
 
         def create_or_migrate() -> int:
-            db.lock_schema()
             found = self._inspect()  # again: another station may have created it meanwhile
             version = migrate(db, found or 0)
             self._check_shape()
             return version
 
-        return db.transaction(create_or_migrate, opening=True, schema=True)
+        return db.transaction(create_or_migrate, opening=True)
 
     def _check_shape(self) -> None:
         """The tables, columns and append-only triggers of this schema version are all there."""

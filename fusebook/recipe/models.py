@@ -366,7 +366,9 @@ class Recipe(_Strict):
     extend_efuse_table: str | None = Field(
         None, description="an ESP-IDF custom eFuse table (CSV), relative to the recipe")
     indices: str | None = Field(
-        None, description="the range `apply --index auto` allocates indices from, e.g. 1-5000 or 1-100,200-300")
+        None, description="the unit indices: `apply --index auto` allocates from them, `check` walks them; "
+        "e.g. 1-5000 or 1-100,200-300",
+        json_schema_extra={"pattern": r"^\s*[0-9]+(\s*-\s*[0-9]+)?(\s*,\s*[0-9]+(\s*-\s*[0-9]+)?)*\s*$"})
 
     _sources: RecipeSources | None = PrivateAttr(default=None)
 

@@ -40,7 +40,12 @@ class StationReport:
 
     @property
     def failed(self) -> int:
-        return sum(1 for u in self.units if u.state != "ok")
+        return sum(1 for u in self.units if u.state == "failed")
+
+    @property
+    def stopped(self) -> int:
+        """Units a stop ended early (partial or aborted): not failures, but not done either."""
+        return sum(1 for u in self.units if u.state == "stopped")
 
     @property
     def units_per_hour(self) -> float:
@@ -53,11 +58,28 @@ class StationReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "failed": self.failed, "wall_s": round(self.wall_s, 3),
+            "ok": self.ok, "failed": self.failed, "stopped": self.stopped, "wall_s": round(self.wall_s, 3),
             "units_per_hour": round(self.units_per_hour, 1), "exit_code": self.exit_code,
             "stopped_by": self.stopped_by,
             "units": [vars(u) for u in self.units],
         }
+
+
+def validate(loaded: api.LoadedRecipe) -> None:
+    """The recipe's checks for its chips (`fusebook validate`), once for the whole line.
+
+    A recipe problem would otherwise fail every unit alike; found here, it is exit 2
+    before any port is opened.
+    """
+    from fusebook.recipe.validate import validate_recipe
+    from fusebook.recipe.validation import RecipeErrors
+
+    chips = [api.load_chip(c) for c in loaded.chips]
+    if loaded.extension is not None and not getattr(loaded.recipe, "extend_efuse_table", None):
+        chips = [api.extend_table(c, *loaded.extension) for c in chips]
+    problems = validate_recipe(loaded.recipe, chips)
+    if problems:
+        raise RecipeErrors(problems)
 
 
 class Station:
@@ -72,6 +94,7 @@ class Station:
         ledger_factory: Callable[[], Any] | None = None,
         events: EventStream | None = None,
     ) -> None:
+        validate(loaded)
         self.loaded = loaded
         self.options = options
         self.events = events or EventStream()

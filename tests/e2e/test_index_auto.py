@@ -135,13 +135,14 @@ def test_the_api_allocates_and_reports_the_index(recipe: Path, units: list[Virtu
         with pytest.raises(InputError, match="needs the ledger"):
             api.apply(loaded, api.connect(api.ConnectOptions(port=units[0].url, before="no-reset")),
                       api.AUTO_INDEX)
-        indices = []
+        indices, heard = [], []
         for server in units[:2]:
             with api.connect(api.ConnectOptions(port=server.url, before="no-reset")) as session:
-                outcome = api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9")
+                outcome = api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9",
+                                    on_index=heard.append)
             indices.append(outcome.index)
             assert outcome.burned and ledger.get(outcome.record_id or 0).index == outcome.index  # type: ignore[union-attr]
-        assert indices == [7, 8]
+        assert indices == heard == [7, 8]
         with api.connect(api.ConnectOptions(port=units[0].url, before="no-reset")) as session:
             with pytest.raises(IndexRefused) as caught:
                 api.apply(loaded, session, api.AUTO_INDEX, ledger=ledger, indices="7-9")
@@ -149,3 +150,21 @@ def test_the_api_allocates_and_reports_the_index(recipe: Path, units: list[Virtu
         with api.connect(api.ConnectOptions(port=units[2].url, before="no-reset")) as session:
             fixed = api.apply(loaded, session, 3, ledger=ledger)
         assert fixed.index == 3 and ledger.allocations(chip_mac="7c:df:a1:00:00:03") == []
+
+
+def test_check_walks_the_recipes_declared_range_by_default(recipe: Path, tmp_path: Path) -> None:
+    r = fusebook("check", recipe, "--format", "json")
+    assert r.code == 0, r.err
+    assert (r.json["total"], r.json["planned"]) == (3, 3)
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(RECIPE.replace('indices: "1-3"\n', ""))
+    r = fusebook("check", bare)
+    assert r.code == 2 and "--indices" in r.err
+
+
+@pytest.mark.parametrize("spec, words", [("5-1", "runs backwards"), ("1-x", "is not N or N-M"), ("-3", "")])
+def test_a_malformed_range_in_the_recipe_names_its_place(tmp_path: Path, spec: str, words: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RECIPE.replace('"1-3"', f'"{spec}"'))
+    r = fusebook("validate", bad)
+    assert r.code == 2 and f"{bad}:4:10: error: `indices`:" in r.err and words in r.err

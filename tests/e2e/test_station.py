@@ -190,6 +190,7 @@ def test_continuous_takes_each_new_board_and_sigint_stops_mid_burn_without_cutti
     assert proc.returncode == max(e["exit_code"] for e in ended.values())
     assert proc.returncode in (4, 130), err.decode()
     assert b"SIGINT: stopping every port" in err
+    assert f"{len(stopped)} stopped in".encode() in err  # the summary, after the log, on stderr
     oks = [e for e in ended.values() if e["state"] == "ok"]
     assert len({e["factory_mac"] for e in ended.values()}) == len(ended)  # one board, one unit
     assert len({e["index"] for e in ended.values()}) == len(ended)
@@ -231,6 +232,8 @@ def test_no_key_material_in_output_or_events(tmp_path: Path) -> None:
 def test_refusals_are_invalid_input_and_touch_no_port(recipe: Path, tmp_path: Path) -> None:
     bad_ports = tmp_path / "ports.txt"
     bad_ports.write_text("socket://127.0.0.1:1 socket://127.0.0.1:2\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(RECIPE.replace("DIS_USB_JTAG: 1", "DIS_USB_JTAGG: 1"))
     with VirtualFleet(CHIP, 1) as fleet:
         url = fleet.urls[0]
         cases = [
@@ -241,12 +244,14 @@ def test_refusals_are_invalid_input_and_touch_no_port(recipe: Path, tmp_path: Pa
             station(recipe, tmp_path, "--ports", "auto:xyz:1"),
             station(recipe, tmp_path, "--port", url, "--no-ledger"),  # the recipe's indices need it
             station(tmp_path / "missing.yaml", tmp_path, "--port", url),
+            station(typo, tmp_path, "--port", url, "--once"),  # every unit would fail alike
         ]
         connections = fleet.ports[0].server.connections
     for r in cases:
         assert r.code == 2 and "Traceback" not in r.err, r.err
     assert "--yes" in cases[0].err and "--index auto" in cases[1].err
     assert f"{bad_ports}:1" in cases[3].err
+    assert f"{typo}:8" in cases[-1].err and "DIS_USB_JTAG" in cases[-1].err
     assert connections == 0
 
 

@@ -75,6 +75,8 @@ DAMAGE = {
     "table dropped": _sql("PRAGMA writable_schema = ON",
                           "DELETE FROM sqlite_master WHERE name = 'unit_values'"),
     "trigger dropped": _sql("DROP TRIGGER records_no_delete"),
+    "allocation trigger dropped": _sql("DROP TRIGGER allocations_no_update"),
+    "allocation index dropped": _sql("DROP INDEX allocations_by_index"),
     "column missing": _sql("PRAGMA writable_schema = ON",
                            "UPDATE sqlite_master SET sql = replace(sql, 'key_fingerprints TEXT NOT NULL,', '') "
                            "WHERE name = 'records'"),

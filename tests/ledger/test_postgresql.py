@@ -92,9 +92,7 @@ def test_a_newer_ledger_and_a_database_of_other_tables_are_left_untouched(url: s
 
 def test_a_version_2_ledger_is_lifted_to_this_version(url: str) -> None:
     db = PostgresDatabase(url, 5.0)
-    db.execute(db.begin_sql)
-    migrate(db, 0, 2)
-    db.execute("COMMIT")
+    db.transaction(lambda: migrate(db, 0, 2))
     db.close()
     with Ledger(url) as ledger:
         assert ledger.schema_version == SCHEMA_VERSION
