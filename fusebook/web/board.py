@@ -62,11 +62,14 @@ def headline(text: str | None) -> str | None:
     return None if text is None else text.split("\n", 1)[0]
 
 
-def totals(ok: int, failed: int, in_progress: int, per_hour: float, since: str | None) -> dict[str, Any]:
-    """The totals bar: yield is ok over every ended unit (None before the first)."""
-    ended = ok + failed
-    return {"ok": ok, "failed": failed, "in_progress": in_progress, "units_per_hour": round(per_hour, 1),
-            "yield": round(ok / ended, 4) if ended else None, "since": since}
+def totals(ok: int, failed: int, stopped: int, in_progress: int, per_hour: float,
+           since: str | None) -> dict[str, Any]:
+    """The totals bar, in the station's words: a stopped unit (partial, aborted) is not a failure but
+    not done either, so yield is ok over ok and failed (None before the first of them)."""
+    judged = ok + failed
+    return {"ok": ok, "failed": failed, "stopped": stopped, "in_progress": in_progress,
+            "units_per_hour": round(per_hour, 1), "yield": round(ok / judged, 4) if judged else None,
+            "since": since}
 
 
 def record_summary(record: Any) -> dict[str, Any]:
@@ -139,8 +142,7 @@ class StationBoard(Board):
             self._seen_at[port] = self._started
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENT_BUFFER)
-        self._ok = 0
-        self._failed = 0
+        self._ended = {"ok": 0, "failed": 0, "stopped": 0}
 
     @staticmethod
     def _tile(port: str) -> dict[str, Any]:
@@ -175,10 +177,7 @@ class StationBoard(Board):
             self._seen_at[event.port] = now
             self._events.append(data)
             if ended:
-                if event.state == "ok":
-                    self._ok += 1
-                else:
-                    self._failed += 1
+                self._ended[event.state] += 1
                 self._recent.appendleft({
                     "time": event.time, "port": event.port, "unit": event.unit, "state": event.state,
                     "chip": event.chip, "factory_mac": event.factory_mac, "index": event.index,
@@ -205,8 +204,8 @@ class StationBoard(Board):
             return {
                 "source": self.kind, "title": self.title, "version": self.version,
                 "units": units, "recent": list(self._recent),
-                "totals": totals(self._ok, self._failed, in_progress,
-                                 self._ok * 3600 / wall if wall > 0 else 0.0, self._since),
+                "totals": totals(self._ended["ok"], self._ended["failed"], self._ended["stopped"], in_progress,
+                                 self._ended["ok"] * 3600 / wall if wall > 0 else 0.0, self._since),
             }
 
 
@@ -224,7 +223,7 @@ class LedgerBoard(Board):
         super().__init__(title)
         self.ledger = ledger
         self.poll_s = poll_s
-        self._state: dict[str, Any] = {"units": [], "recent": [], "totals": totals(0, 0, 0, 0.0, None)}
+        self._state: dict[str, Any] = {"units": [], "recent": [], "totals": totals(0, 0, 0, 0, 0.0, None)}
         self._key: Any = None
         self._read_at = time.monotonic()
         self.error: str | None = None
@@ -261,12 +260,13 @@ class LedgerBoard(Board):
         } for r in records if r.finished_at is not None][:RECENT]
         good = counts.get("ok", 0) + counts.get("nothing-to-do", 0)
         running = counts.get("in-progress", 0)
-        bad = sum(counts.values()) - good - running
+        stopped = counts.get("partial", 0) + counts.get("aborted", 0)
+        bad = sum(counts.values()) - good - running - stopped
         per_hour = last_hour.get("ok", 0) + last_hour.get("nothing-to-do", 0)
         first = records[-1].started_at if records else None
         with self._lock:
             self._state = {"units": units, "recent": recent,
-                           "totals": totals(good, bad, running, float(per_hour), first)}
+                           "totals": totals(good, bad, stopped, running, float(per_hour), first)}
             self._read_at = time.monotonic()
             changed = key != self._key or self.error is not None
             self._key = key

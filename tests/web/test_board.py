@@ -57,12 +57,13 @@ def test_tiles_follow_each_port_and_a_failure_stays_shown_until_the_next_board_i
 def test_totals_yield_and_last_units() -> None:
     stream, board = EventStream(), StationBoard("line", PORTS)
     stream.subscribe(board)
-    for n in range(1, RECENT + 3):
-        publish_unit(stream, PORTS[n % 2], n, "failed" if n % 4 == 0 else "ok", f"7c:df:a1:00:01:{n:02x}", n)
+    ends = {n: "failed" if n % 4 == 0 else "stopped" if n % 5 == 0 else "ok" for n in range(1, RECENT + 3)}
+    for n, end in ends.items():
+        publish_unit(stream, PORTS[n % 2], n, end, f"7c:df:a1:00:01:{n:02x}", n)
     snap = board.snapshot()
-    failed = sum(1 for n in range(1, RECENT + 3) if n % 4 == 0)
-    assert snap["totals"]["ok"] == RECENT + 2 - failed and snap["totals"]["failed"] == failed
-    assert snap["totals"]["yield"] == round((RECENT + 2 - failed) / (RECENT + 2), 4)
+    ok, failed, stopped = (sum(1 for e in ends.values() if e == word) for word in ("ok", "failed", "stopped"))
+    assert (snap["totals"]["ok"], snap["totals"]["failed"], snap["totals"]["stopped"]) == (ok, failed, stopped)
+    assert stopped and snap["totals"]["yield"] == round(ok / (ok + failed), 4)  # a stopped unit is not judged yet
     assert snap["totals"]["units_per_hour"] > 0
     assert [u["index"] for u in snap["recent"]] == list(range(RECENT + 2, 2, -1))  # newest first, bounded
     assert len(board.events_after(0)) == 4 * (RECENT + 2)
@@ -103,16 +104,19 @@ def test_the_ledger_board_shows_each_units_newest_record_and_the_ledgers_totals(
         _record(ledger, 1, "7c:df:a1:00:00:01", "ok")  # the same unit, burned again: its tile is ok
         _record(ledger, 2, "7c:df:a1:00:00:02", "interrupted")
         _record(ledger, 3, "7c:df:a1:00:00:03", None)
+        _record(ledger, 4, "7c:df:a1:00:00:04", "partial", "stopped by SIGINT between two blocks")
         assert board.refresh()
         snap = board.snapshot()
     tiles = {t["factory_mac"]: t for t in snap["units"]}
-    assert set(tiles) == {"7c:df:a1:00:00:01", "7c:df:a1:00:00:02", "7c:df:a1:00:00:03"}
+    assert set(tiles) == {"7c:df:a1:00:00:01", "7c:df:a1:00:00:02", "7c:df:a1:00:00:03", "7c:df:a1:00:00:04"}
     assert tiles["7c:df:a1:00:00:01"]["display"] == "ok" and tiles["7c:df:a1:00:00:01"]["error"] is None
     assert tiles["7c:df:a1:00:00:02"]["display"] == "failed" and "read the chip" in tiles["7c:df:a1:00:00:02"]["hint"]
     assert tiles["7c:df:a1:00:00:03"]["display"] == "burning" and tiles["7c:df:a1:00:00:03"]["live"]
-    assert snap["totals"]["ok"] == 1 and snap["totals"]["failed"] == 2 and snap["totals"]["in_progress"] == 1
-    assert snap["totals"]["units_per_hour"] == 1.0 and snap["totals"]["yield"] == round(1 / 3, 4)
-    assert [u["outcome"] for u in snap["recent"]] == ["interrupted", "ok", "failed"]
-    assert snap["recent"][2]["error"] == "BLOCK_KEY0: not verified"  # the headline
+    assert tiles["7c:df:a1:00:00:04"]["display"] == "stopped" and "resumes" in tiles["7c:df:a1:00:00:04"]["hint"]
+    t = snap["totals"]
+    assert (t["ok"], t["failed"], t["stopped"], t["in_progress"]) == (1, 2, 1, 1)
+    assert t["units_per_hour"] == 1.0 and t["yield"] == round(1 / 3, 4)
+    assert [u["outcome"] for u in snap["recent"]] == ["partial", "interrupted", "ok", "failed"]
+    assert snap["recent"][3]["error"] == "BLOCK_KEY0: not verified"  # the headline
     text = json.dumps(snap)
     assert KEY.fingerprint not in text and "EFSR:" not in text  # no tokens, no fingerprints

@@ -62,6 +62,7 @@ function drawTile(t) {
 function drawTotals(t) {
   $("t-ok").textContent = t.ok;
   $("t-failed").textContent = t.failed;
+  $("t-stopped").textContent = t.stopped;
   $("t-rate").textContent = Math.round(t.units_per_hour);
   $("t-yield").textContent = t.yield === null ? "–" : (100 * t.yield).toFixed(1) + " %";
   $("t-busy").textContent = t.in_progress;
