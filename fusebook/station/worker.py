@@ -82,26 +82,6 @@ class UnitStatus:
         return (self.ended or time.monotonic()) - self.started
 
 
-class _IndexSeen:
-    """The worker's ledger, passed through to apply, noting the index the ledger allocates.
-
-    The index still comes from one place, the ledger's allocation inside `api.apply`; the
-    worker only learns it as soon as it is given, to show it while the unit burns.
-    """
-
-    def __init__(self, ledger: Any, seen: Callable[[int], None]) -> None:
-        self._ledger = ledger
-        self._seen = seen
-
-    def allocate(self, *args: Any, **kwargs: Any) -> Any:
-        allocation = self._ledger.allocate(*args, **kwargs)
-        self._seen(int(allocation.index))
-        return allocation
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ledger, name)
-
-
 def headline(text: str) -> str:
     return text.split("\n", 1)[0]
 
@@ -296,15 +276,14 @@ class PortWorker:
             elif event.kind == "done":
                 self._enter("verifying", "reading back, checking ensure")
 
-        def seen(index: int) -> None:
+        def on_index(index: int | None) -> None:
             self.status.index = index
 
-        seen_ledger = _IndexSeen(ledger, seen) if ledger is not None else None
         try:
             with session:
                 outcome = api.apply(self.loaded, session, self.options.index, confirm=confirm,
-                                    ledger=seen_ledger, stop=stop, on_event=on_event,
-                                    indices=self.options.indices)
+                                    ledger=ledger, stop=stop, on_event=on_event,
+                                    indices=self.options.indices, on_index=on_index)
         except Stopped as e:
             self._end("stopped", e.exit_code, outcome="partial", message=headline(e.message), error=e)
         except Aborted as e:

@@ -118,6 +118,7 @@ def test_a_failing_unit_does_not_stop_the_others_and_the_worst_class_is_the_exit
     assert by_port[fleet.urls[0]]["state"] == by_port[fleet.urls[1]]["state"] == "ok"
     assert by_port[bad.url]["state"] == "failed" and by_port[bad.url]["exit_code"] == 5
     assert "after 3 programs" in by_port[bad.url]["error"] and by_port[bad.url]["hint"]
+    assert by_port[bad.url]["index"] in (1, 2, 3)  # the failed unit's index, for resuming it
     assert by_port[dead_url]["exit_code"] == 4 and "cannot open port" in by_port[dead_url]["error"]
     assert report["ok"] == 2 and report["failed"] == 2
     assert "FAILED" in r.err  # the log went to stderr, stdout is one JSON document
