@@ -41,11 +41,15 @@ def postgres() -> Iterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say once, at the end, which PostgreSQL tests did not run and how to run them."""
+    """Say once, at the end, which PostgreSQL and browser tests did not run and how to run them."""
     from tests import postgres as pg
+    from tests.web import browser
 
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if pg.MARK in str(r.longrepr)]
-    if skipped:
-        reason = pg.skip_reason() or f"{pg.MARK} tests skipped"
-        terminalreporter.write_sep("-", "PostgreSQL", yellow=True)
-        terminalreporter.write_line(f"{len(skipped)} {reason}", yellow=True)
+    skipped = terminalreporter.stats.get("skipped", [])
+    for mark, title, why in ((pg.MARK, "PostgreSQL", pg.skip_reason),
+                             (browser.MARK, "browser", browser.skip_reason)):
+        these = [r for r in skipped if mark in str(r.longrepr)]
+        if these:
+            reason = why() or f"{mark} tests skipped"
+            terminalreporter.write_sep("-", title, yellow=True)
+            terminalreporter.write_line(f"{len(these)} {reason}", yellow=True)

@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fusebook.cli import station_cmd
 
     station_cmd.add_parser(sub, common, _recipe_options)
+    from fusebook.cli import web_cmd
+
+    web_cmd.add_dashboard_parser(sub, common)
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
@@ -785,6 +788,12 @@ def cmd_station(args: argparse.Namespace, out: Out) -> int:
     return run_station(args, out, _load, _ledger)
 
 
+def cmd_dashboard(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.web_cmd import run_dashboard
+
+    return run_dashboard(args, out)
+
+
 def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
     from fusebook.cli.ledger_cmd import run_ledger
 
@@ -808,6 +817,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
     "station": cmd_station,
+    "dashboard": cmd_dashboard,
 }
 
 

@@ -49,6 +49,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, recipe_options: Callab
     s.add_argument("--events", metavar="FILE|-", help="JSON Lines, one event per state change of a unit")
     s.add_argument("--poll", type=float, default=1.0, metavar="S",
                    help="seconds between looks for the next board on a port (default 1)")
+    from fusebook.cli.web_cmd import add_web_options
+
+    add_web_options(s)
 
 
 def _index(args: argparse.Namespace, loaded: api.LoadedRecipe) -> int | str | None:
@@ -148,7 +151,9 @@ def run_station(args: argparse.Namespace, out: Any, load: Callable[[argparse.Nam
     station = api.Station(loaded, ports, options, ledger_factory=factory)
     # stdout carries the table or the log, unless the events or the JSON summary have it.
     screen = sys.stderr if args.events == "-" or out.fmt == "json" else sys.stdout
-    with _events_sink(args.events, station), _signals(station):
+    from fusebook.cli.web_cmd import station_page
+
+    with station_page(args, station, factory), _events_sink(args.events, station), _signals(station):
         if _is_terminal(screen):
             with view.LiveTable(station, screen):
                 report = station.run()

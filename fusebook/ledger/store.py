@@ -495,11 +495,22 @@ class Ledger:
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
     def list(self, limit: int | None = 50, chip_mac: str | None = None,
-             recipe: str | None = None) -> builtins.list[LedgerRecord]:
-        """Records newest first, optionally of one chip (factory MAC) or one recipe name."""
+             recipe: str | None = None, index: int | None = None) -> builtins.list[LedgerRecord]:
+        """Records newest first, optionally of one chip (factory MAC), one recipe name, one unit index."""
         _check_limit(limit)
         where, args = self._filters(chip_mac, recipe)
+        index = _optional_int("index", index)
+        if index is not None:
+            where = f"{where} AND unit_index = ?" if where else "WHERE unit_index = ?"
+            args = (*args, index)
         return builtins.list(self._select(where, args, "DESC", limit))
+
+    def outcome_counts(self, since: str | None = None) -> dict[str, int]:
+        """How many records have each outcome, counting those started at or after `since`
+        (ISO-8601 UTC, as the records' times) or all: a dashboard's totals without reading records."""
+        where, args = ("WHERE started_at >= ?", (since,)) if since else ("", ())
+        rows = self._db.query(f"SELECT outcome, COUNT(*) AS n FROM records {where} GROUP BY outcome", args)
+        return {str(r["outcome"]): int(r["n"]) for r in rows}
 
     def get(self, record_id: int) -> LedgerRecord | None:
         """One record by id, or None if there is none."""
