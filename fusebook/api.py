@@ -61,6 +61,7 @@ __all__ = [
     "load_recipe",
     "load_snapshot",
     "plan",
+    "run_tests",
     "snapshot_json",
 ]
 
@@ -726,3 +727,15 @@ def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
             yield i, plan(loaded, image, i)
         except FusebookError as e:
             yield i, e
+
+
+# -- recipe tests --------------------------------------------------------------------
+def run_tests(paths: Iterable[str | Path], *, on_result: Callable[[Any], None] | None = None) -> Any:
+    """Run the recipe test cases under `paths` (`fusebook test`): a `fusebook.testing.runner.Report`.
+
+    Test files and folders are collected first; `on_result` is called after each case.
+    The report's `exit_code` is 0 (all passed), 1 (a case failed) or 2 (a bad test file).
+    """
+    from fusebook.testing.runner import run
+
+    return run([Path(p) for p in paths], on_result=on_result)

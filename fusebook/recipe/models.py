@@ -42,6 +42,7 @@ from fusebook.recipe.types import (
     VOLTAGE,
     OrTemplate,
 )
+from fusebook.testing.model import CaseSpec
 
 #: Recipe names: what the ledger and plans call the recipe.
 RECIPE_NAME = r"^[a-z0-9_-]+$"
@@ -364,6 +365,8 @@ class Recipe(_Strict):
     steps: list[Step]
     extend_efuse_table: str | None = Field(
         None, description="an ESP-IDF custom eFuse table (CSV), relative to the recipe")
+    tests: list[CaseSpec] = Field(
+        default_factory=list, description="test cases run by `fusebook test` (see recipe-test.schema.json)")
 
     _sources: RecipeSources | None = PrivateAttr(default=None)
 
