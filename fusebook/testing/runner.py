@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ from fusebook.files import read_text_bounded
 from fusebook.recipe.validation import validate_document
 from fusebook.recipe.yamlfile import Path as NodePath
 from fusebook.recipe.yamlfile import SourceMap, parse_yaml
+from fusebook.testing import assertions as check
 from fusebook.testing import compare
-from fusebook.testing.model import EXIT_NAMES, CaseFile, CaseSpec, Expect
+from fusebook.testing.model import CaseFile, CaseSpec, Expect
 from fusebook.testing.outcome import Outcome, run_recipe
 from fusebook.testing.start import start_image, virtual_session
 
@@ -255,10 +256,6 @@ class _Recipes:
         return self.loaded[key]
 
 
-def _exit_text(code: int) -> str:
-    return f"{code} ({EXIT_NAMES.get(code, 'error')})"
-
-
 def _known(chip: ChipDef | None, case: Case) -> ChipDef:
     if chip is None:
         raise InputError("the recipe did not load, so its chip is unknown: name it with `start: {chip: ...}`",
@@ -269,53 +266,50 @@ def _known(chip: ChipDef | None, case: Case) -> ChipDef:
 def judge(case: Case, outcome: Outcome, chip: ChipDef | None) -> list[str]:
     """The differences between what `case` expects and `outcome`, located; [] if it passed.
 
-    InputError if the expectations name fields or blocks the chip does not have.
+    Each expectation is checked by the assertion helper a Python test would use, so both
+    say the same thing; names are resolved first, so that a name the chip lacks is an
+    InputError at the name (a bad test file), not a failure.
     """
     e: Expect = case.spec.expect
     out: list[str] = []
 
-    def fail(key: str, headline: str, lines: list[str] | None = None) -> None:
-        out.append(f"{case.at('expect', key) if key in e.model_fields_set else case.location}: {headline}")
-        out.extend(lines or [])
+    def field(key: str, name: str, *at: str | int) -> str:
+        return compare.canonical_field(_known(chip, case), name, case.at("expect", key, *at))
 
-    if outcome.exit_code != e.exit_code:
-        why = f": {outcome.error.render()}" if outcome.error is not None else ""
-        fail("exit", f"expected exit {_exit_text(e.exit_code)}, got {_exit_text(outcome.exit_code)}{why}")
+    checks: list[tuple[str, Callable[[], None]]] = [("exit", lambda: check.assert_exit(outcome, e.exit_code))]
     if e.refusal is not None:
-        if outcome.message is None:
-            fail("refusal", f"expected a refusal matching {e.refusal!r}, but the recipe went through")
-        elif not re.search(e.refusal, outcome.message):
-            fail("refusal", f"the refusal does not match {e.refusal!r}: {outcome.message}")
-    changes = outcome.changes
-    for key, exact in (("changes", True), ("changes_include", False)):
-        want = getattr(e, key)
-        if want is not None:
-            named = {compare.canonical_field(_known(chip, case), n, case.at("expect", key, n)): v for n, v in want.items()}
-            lines = compare.changes_diff(named, changes, exact=exact)
-            if lines:
-                fail(key, "the field changes differ from those expected:", lines)
+        refusal = e.refusal
+        checks.append(("refusal", lambda: check.assert_refused(outcome, refusal, exit=outcome.exit_code)
+                       if outcome.exit_code else _went_through(refusal)))
+    if e.changes is not None:
+        exact = {field("changes", n, n): v for n, v in e.changes.items()}
+        checks.append(("changes", lambda: check.assert_changes(outcome, exact)))
+    if e.changes_include is not None:
+        some = {field("changes_include", n, n): v for n, v in e.changes_include.items()}
+        checks.append(("changes_include", lambda: check.assert_changes(outcome, some, exact=False)))
     if e.unchanged is not None:
-        names = [compare.canonical_field(_known(chip, case), n, case.at("expect", "unchanged")) for n in e.unchanged]
-        lines = compare.unchanged_diff(names, changes)
-        if lines:
-            fail("unchanged", "fields changed that must not:", lines)
+        names = [field("unchanged", n) for n in e.unchanged]
+        checks.append(("unchanged", lambda: check.assert_unchanged(outcome, names)))
     if e.warnings is not None:
-        lines = compare.patterns_diff("warning", e.warnings, outcome.warnings)
-        if lines:
-            fail("warnings", "the warnings differ from those expected:", lines)
+        warnings = e.warnings
+        checks.append(("warnings", lambda: check.assert_warnings(outcome, warnings)))
     if e.skipped is not None:
-        want_blocks = [compare.canonical_block(_known(chip, case), b, case.at("expect", "skipped")) for b in e.skipped]
-        lines = compare.names_diff("skipped", want_blocks, outcome.skipped)
-        if lines:
-            fail("skipped", "the skipped blocks differ from those expected:", lines)
+        blocks = [compare.canonical_block(_known(chip, case), b, case.at("expect", "skipped")) for b in e.skipped]
+        checks.append(("skipped", lambda: check.assert_skipped(outcome, blocks)))
     if e.ensure_fails is not None:
-        if outcome.ensure is None:
-            fail("ensure_fails", f"no `ensure` was judged: {outcome.message or 'nothing was planned'}")
-        else:
-            lines = compare.patterns_diff("failing ensure", e.ensure_fails, outcome.ensure_failures)
-            if lines:
-                fail("ensure_fails", "the `ensure` outcomes differ from those expected:", lines)
+        fails = e.ensure_fails
+        checks.append(("ensure_fails", lambda: check.assert_ensure(outcome, fails)))
+    for key, run_check in checks:
+        try:
+            run_check()
+        except AssertionError as err:
+            where = case.at("expect", key) if key in e.model_fields_set else case.location
+            out.append(f"{where}: {err}")
     return out
+
+
+def _went_through(pattern: str) -> None:
+    raise AssertionError(f"expected a refusal matching {pattern!r}, but the recipe went through")
 
 
 def run_case(case: Case, recipes: _Recipes | None = None) -> CaseResult:

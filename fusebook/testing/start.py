@@ -39,6 +39,9 @@ def start_image(
     `snapshot` is `blank` (needs `chip`), an EFSR token, or a file relative to `base_dir`.
     `fields` are burned on it with the planner's rules, as `burn_efuse` would.
     """
+    if chip is None and snapshot == "blank":
+        raise InputError("a blank start needs a chip", location=location,
+                         hint="name the chip, e.g. esp32c3, or give a snapshot")
     try:
         if snapshot == "blank" or snapshot.startswith(("EFSR:", "EFSW:", "EFSRW:")):
             image = load_snapshot(snapshot, chip)
