@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
@@ -46,22 +46,40 @@ from fusebook.secret import Secret
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
+if TYPE_CHECKING:
+    from fusebook.testing.runner import CaseResult
+    from fusebook.testing.runner import Report as TestReport
+
 __all__ = [
+    "Aborted",
     "ApplyOutcome",
+    "BurnError",
+    "BurnPlan",
     "CommitEvent",
     "ConnectOptions",
+    "EfuseImage",
+    "FusebookError",
+    "InputError",
+    "LinkError",
     "LoadedRecipe",
+    "PlanError",
     "PlanResult",
     "Session",
+    "SourceLocation",
     "StopRequest",
+    "Stopped",
     "apply",
+    "apply_saved",
     "connect",
     "error_flags",
+    "indices",
+    "iter_plans",
     "load_chip",
     "load_recipe",
     "load_snapshot",
     "plan",
     "run_tests",
+    "saved_plan",
     "snapshot_json",
 ]
 
@@ -690,6 +708,7 @@ def error_flags(image: EfuseImage) -> tuple[BlockFlags, ...]:
 
 # -- snapshots -----------------------------------------------------------------------
 def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
+    """`image` as a fusebook snapshot (what `fusebook snapshot -o` writes); `source` says where it came from."""
     return to_json(image, source)
 
 
@@ -720,7 +739,8 @@ def indices(spec: str) -> list[int]:
     return out
 
 
-def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
+def iter_plans(loaded: LoadedRecipe, image: EfuseImage,
+               idx: Iterable[int]) -> Iterator[tuple[int, PlanResult | FusebookError]]:
     """(index, PlanResult | FusebookError) for each index: the batch check's core loop."""
     for i in idx:
         try:
@@ -730,7 +750,8 @@ def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int]):
 
 
 # -- recipe tests --------------------------------------------------------------------
-def run_tests(paths: Iterable[str | Path], *, on_result: Callable[[Any], None] | None = None) -> Any:
+def run_tests(paths: Iterable[str | Path], *,
+              on_result: Callable[[CaseResult], None] | None = None) -> TestReport:
     """Run the recipe test cases under `paths` (`fusebook test`): a `fusebook.testing.runner.Report`.
 
     Test files and folders are collected first; `on_result` is called after each case.
