@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fusebook.chips.models import ChipDef
+from fusebook.errors import InputError
 from fusebook.testing import compare
 from fusebook.testing.model import EXIT_CLASSES, EXIT_NAMES
 from fusebook.testing.outcome import Outcome
@@ -31,9 +32,17 @@ def _because(outcome: Outcome) -> str:
     return f"\n  (the recipe ended with exit {outcome.exit_code}: {outcome.error.message})"
 
 
-def _names(outcome: Outcome, names: Iterable[str]) -> list[str]:
+def _names(outcome: Outcome, names: Iterable[str], block: bool = False) -> list[str]:
+    """Names as the chip spells them; one it lacks fails the assertion, with the closest spelling."""
+    __tracebackhide__ = True
     chip = _chip(outcome)
-    return [compare.canonical_field(chip, n) if chip is not None else n for n in names]
+    if chip is None:
+        return list(names)
+    canonical = compare.canonical_block if block else compare.canonical_field
+    try:
+        return [canonical(chip, n) for n in names]
+    except InputError as e:
+        raise AssertionError(e.message + (f" ({e.hint})" if e.hint else "")) from None
 
 
 def assert_changes(outcome: Outcome, expected: Mapping[str, Any], *, exact: bool = True) -> None:
@@ -87,8 +96,7 @@ def assert_warnings(outcome: Outcome, patterns: Iterable[str]) -> None:
 def assert_skipped(outcome: Outcome, blocks: Iterable[str]) -> None:
     """Exactly these blocks are skipped as already burned."""
     __tracebackhide__ = True
-    chip = _chip(outcome)
-    want = [compare.canonical_block(chip, b) if chip is not None else b for b in blocks]
+    want = _names(outcome, blocks, block=True)
     lines = compare.names_diff("skipped", want, outcome.skipped)
     if lines:
         raise AssertionError("the skipped blocks differ from those expected:\n" + "\n".join(lines))

@@ -33,6 +33,9 @@ def test_pyproject_declares_the_plugin_entry_point() -> None:
 
 
 def test_fixtures_load_plan_apply_and_the_assertions_pass(pytester: pytest.Pytester) -> None:
+    # a recipe beside the test module: relative paths are from the test file
+    pytester.path.joinpath("r.yaml").write_text(
+        "fusebook: 1\nname: r\nchip: esp32c3\nsteps:\n  - burn_efuse: {DIS_PAD_JTAG: 1}\n")
     result = run(pytester, '''
 from fusebook.testing import (assert_changes, assert_ensure, assert_exit, assert_refused,
                               assert_skipped, assert_unchanged, assert_warnings)
@@ -69,62 +72,42 @@ def test_set_values(virtual_chip, load_recipe, plan_recipe):
     recipe = load_recipe(RECIPES + "/production-esp32c3.yaml", set={"secure_version": 2})
     outcome = plan_recipe(recipe, virtual_chip("esp32c3"), index=3)
     assert_changes(outcome, {"SECURE_VERSION": 2}, exact=False)
-''')
-    result.assert_outcomes(passed=4)
-
-
-def test_a_failing_field_assertion_prints_a_field_diff(pytester: pytest.Pytester) -> None:
-    result = run(pytester, '''
-from fusebook.testing import assert_changes
-
-def test_wrong(virtual_chip, load_recipe, plan_recipe):
-    recipe = load_recipe(RECIPES + "/production-esp32c3.yaml")
-    outcome = plan_recipe(recipe, virtual_chip("esp32c3"), index=3)
-    assert_changes(outcome, {"CUSTOM_MAC": "02:fb:00:00:00:04", "SECURE_VERSION": 1,
-                             "DIS_USB_JTAG": 1, "DIS_PAD_JTAG": 1, "SPI_BOOT_CRYPT_CNT": 1})
-''')
-    result.assert_outcomes(failed=1)
-    out = result.stdout.str()
-    assert "the field changes differ from those expected:" in out
-    assert "CUSTOM_MAC: expected 02:fb:00:00:00:04, got 02:fb:00:00:00:03 (was 00:00:00:00:00:00)" in out
-    assert "SPI_BOOT_CRYPT_CNT: expected 1, not changed" in out
-    assert "+ BLOCK_USR_DATA: " in out and "(not expected)" in out
-    assert "{'" not in out  # a diff, not a dict dump
-    assert "def assert_changes" not in out  # the helper's own frame is hidden
-
-
-def test_a_failing_exit_assertion_says_why(pytester: pytest.Pytester) -> None:
-    result = run(pytester, '''
-from fusebook.testing import assert_exit
-
-def test_wrong(virtual_chip, load_recipe, plan_recipe):
-    recipe = load_recipe(RECIPES + "/production-esp32c3.yaml")
-    chip = virtual_chip("esp32c3", fields={"SECURE_VERSION": 3})
-    assert_exit(plan_recipe(recipe, chip, index=3), 0)
-''')
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*expected exit 0 (ok), got 3 (plan-impossible)*SECURE_VERSION*"])
-
-
-def test_relative_recipe_paths_are_from_the_test_file(pytester: pytest.Pytester) -> None:
-    pytester.path.joinpath("r.yaml").write_text(
-        "fusebook: 1\nname: r\nchip: esp32c3\nsteps:\n  - burn_efuse: {DIS_PAD_JTAG: 1}\n")
-    result = run(pytester, '''
-from fusebook.testing import assert_changes
 
 def test_relative(virtual_chip, load_recipe, apply_recipe):
     assert_changes(apply_recipe(load_recipe("r.yaml"), virtual_chip("esp32c3")), {"DIS_PAD_JTAG": 1})
 ''')
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=5)
 
 
-def test_an_unknown_field_in_an_assertion_names_the_field(pytester: pytest.Pytester) -> None:
+def test_failing_assertions_print_what_differs(pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
-from fusebook.testing import assert_changes
+from fusebook.testing import assert_changes, assert_exit
+
+def test_wrong_fields(virtual_chip, load_recipe, plan_recipe):
+    recipe = load_recipe(RECIPES + "/production-esp32c3.yaml")
+    outcome = plan_recipe(recipe, virtual_chip("esp32c3"), index=3)
+    assert_changes(outcome, {"CUSTOM_MAC": "02:fb:00:00:00:04", "SECURE_VERSION": 1,
+                             "DIS_USB_JTAG": 1, "DIS_PAD_JTAG": 1, "SPI_BOOT_CRYPT_CNT": 1})
+
+def test_wrong_exit(virtual_chip, load_recipe, plan_recipe):
+    recipe = load_recipe(RECIPES + "/production-esp32c3.yaml")
+    chip = virtual_chip("esp32c3", fields={"SECURE_VERSION": 3})
+    assert_exit(plan_recipe(recipe, chip, index=3), 0)
 
 def test_typo(virtual_chip, load_recipe, plan_recipe):
     outcome = plan_recipe(load_recipe(RECIPES + "/usb-jtag-lockdown.yaml"), virtual_chip("esp32c3"))
     assert_changes(outcome, {"DIS_USB_JTAGG": 1}, exact=False)
 ''')
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    # a field diff: one line a field, what was expected against what is planned
+    assert "the field changes differ from those expected:" in out
+    assert "CUSTOM_MAC: expected 02:fb:00:00:00:04, got 02:fb:00:00:00:03 (was 00:00:00:00:00:00)" in out
+    assert "SPI_BOOT_CRYPT_CNT: expected 1, not changed" in out
+    assert "+ BLOCK_USR_DATA: " in out and "(not expected)" in out
+    assert "{'" not in out  # not a dict dump
+    assert "def assert_changes" not in out  # the helper's own frame is hidden
+    # the exit class and the refusal's reason
+    result.stdout.fnmatch_lines(["*expected exit 0 (ok), got 3 (plan-impossible)*SECURE_VERSION*"])
+    # a name the chip lacks, with the closest spelling
     result.stdout.fnmatch_lines(["*esp32c3 has no field 'DIS_USB_JTAGG'*"])
