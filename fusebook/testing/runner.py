@@ -325,8 +325,8 @@ def run_case(case: Case, recipes: _Recipes | None = None) -> CaseResult:
         else:
             st = spec.start_spec
             where = case.at("start")
-            image = start_image(st.chip or case.chip or loaded.chips[0], st.snapshot, st.fields,
-                                base_dir=case.base_dir, location=where)
+            image = start_image(st.chip or case.chip, st.snapshot, st.fields, base_dir=case.base_dir,
+                                location=where, default_chip=loaded.chips[0])
             chip = image.chip
             with virtual_session(image, mac=st.factory_mac) as session:
                 outcome = run_recipe(loaded, session, spec.index, mode=spec.mode)

@@ -33,21 +33,25 @@ def start_image(
     *,
     base_dir: Path | None = None,
     location: SourceLocation | None = None,
+    default_chip: str | None = None,
 ) -> EfuseImage:
     """The image a case starts from (InputError, at `location`, for a start that cannot be made).
 
-    `snapshot` is `blank` (needs `chip`), an EFSR token, or a file relative to `base_dir`.
+    `snapshot` is `blank`, an EFSR token, or a file relative to `base_dir`. A token or a
+    fusebook snapshot names its chip; `chip`, if given, must agree. A blank start and an
+    espefuse efuse file take `chip`, else `default_chip` (a recipe's first chip).
     `fields` are burned on it with the planner's rules, as `burn_efuse` would.
     """
-    if chip is None and snapshot == "blank":
+    name = chip or default_chip
+    if name is None and snapshot == "blank":
         raise InputError("a blank start needs a chip", location=location,
                          hint="name the chip, e.g. esp32c3, or give a snapshot")
     try:
         if snapshot == "blank" or snapshot.startswith(("EFSR:", "EFSW:", "EFSRW:")):
-            image = load_snapshot(snapshot, chip)
+            image = load_snapshot(snapshot, name)
         else:
             path = Path(snapshot) if base_dir is None else base_dir / snapshot
-            image = load_snapshot(str(path), chip)
+            image = load_snapshot(str(path), name)
         if chip is not None and image.chip.name != load_chip(chip).name:
             raise InputError(f"the snapshot is of {image.chip.name}, the case is for {load_chip(chip).name}",
                              hint="drop `chip:` or give a snapshot of that chip")

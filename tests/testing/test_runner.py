@@ -240,3 +240,53 @@ def test_a_start_that_cannot_be_made_is_an_error(tmp_path: Path) -> None:
 def test_no_tests_found_is_exit_2(tmp_path: Path) -> None:
     r = fusebook("test", tmp_path)
     assert r.code == 2 and "no recipe tests found" in r.out
+
+
+def test_a_snapshot_names_its_chip_for_a_recipe_of_many(tmp_path: Path) -> None:
+    s3 = start_image("esp32s3")
+    (tmp_path / "s3.json").write_text(json.dumps(to_json(s3, "test")))
+    path = write(tmp_path, """\
+        fusebook: 1
+        cases:
+          - id: on-the-second-chip
+            start: s3.json
+            expect: {changes_include: {DIS_PAD_JTAG: 1}}
+          - id: a-chip-that-disagrees
+            start: {chip: esp32c3, snapshot: s3.json}
+        """)
+    report = api.run_tests([path])
+    assert [r.status for r in report.results] == ["passed", "error"]
+    assert "the snapshot is of esp32s3, the case is for esp32c3" in report.results[1].details[0]
+
+
+def test_key_material_never_appears_in_a_failure(tmp_path: Path) -> None:
+    key = bytes(range(0x40, 0x60))
+    (tmp_path / "k.bin").write_bytes(key)
+    recipe = """\
+fusebook: 1
+name: fe
+chip: esp32c3
+inputs:
+  k: {file: k.bin, format: binary, secret: true}
+steps:
+  - burn_key: {block: BLOCK_KEY0, purpose: XTS_AES_128_KEY, data: "{{ inputs.k | hex }}"}
+"""
+    path = write(tmp_path, f"""\
+        fusebook: 1
+        cases:
+          - id: wrong-key-expected
+            expect: {{changes: {{BLOCK_KEY0: "{bytes(32).hex()}"}}}}
+        """, recipe=recipe)
+    junit = tmp_path / "r.xml"
+    r = fusebook("test", path, "--junit", junit)
+    assert r.code == 1
+    assert "BLOCK_KEY0: expected " in r.out and "got <secret>" in r.out
+    shown = r.out + r.err + junit.read_text()
+    for form in (key.hex(), key[::-1].hex(), key.hex().upper()):
+        assert form not in shown
+
+
+def test_the_current_folder_is_searched_by_default(tmp_path: Path) -> None:
+    write(tmp_path, "fusebook: 1\ncases: [{id: here}]\n")
+    r = fusebook("test", cwd=tmp_path)
+    assert r.code == 0 and "lockdown.test.yaml::here PASSED" in r.out
