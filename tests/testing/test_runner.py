@@ -206,7 +206,7 @@ def test_starting_chips_from_snapshot_files_and_tokens(tmp_path: Path) -> None:
     ("fusebook: 1\ncases:\n  - id: a\n    expct: {}\n", ":4:5:", "unknown key 'expct'"),
     ("fusebook: 1\ncases:\n  - id: a\n  - id: a\n", ":4:9:", "used twice"),
     ("fusebook: 1\ncases:\n  - id: a\n    expect: {warnings: ['(']}\n", ":4:25:", "not a regular expression"),
-    ("fusebook: 1\ncases:\n  - id: a\n    expect: {exit: 7}\n", ":4:", "not one of the contract's exit codes"),
+    ("fusebook: 1\ncases:\n  - id: a\n    expect: {exit: 7}\n", ":4:20:", "input should be 0, 2, 3, 4, 5 or 130"),
     ("fusebook: 1\nrecipe: missing.yaml\ncases: [{id: a}]\n", ":2:1:", "not found"),
     ("fusebook: 1\ncases: [{id: a, expect: {}}\n", ":", "not valid YAML"),
 ])
