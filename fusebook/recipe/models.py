@@ -28,6 +28,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from fusebook.chips.loader import chip_names
 from fusebook.errors import did_you_mean
+from fusebook.recipe.cases import CaseSpec
 from fusebook.recipe.sources import RecipeSources
 from fusebook.recipe.types import (
     BLOCK,
@@ -42,7 +43,6 @@ from fusebook.recipe.types import (
     VOLTAGE,
     OrTemplate,
 )
-from fusebook.testing.model import CaseSpec
 
 #: Recipe names: what the ledger and plans call the recipe.
 RECIPE_NAME = r"^[a-z0-9_-]+$"

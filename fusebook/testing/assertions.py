@@ -16,8 +16,8 @@ from typing import Any
 
 from fusebook.chips.models import ChipDef
 from fusebook.errors import InputError
+from fusebook.recipe.cases import EXIT_CLASSES, EXIT_NAMES
 from fusebook.testing import compare
-from fusebook.testing.model import EXIT_CLASSES, EXIT_NAMES
 from fusebook.testing.outcome import Outcome
 
 

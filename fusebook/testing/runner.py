@@ -22,12 +22,12 @@ from fusebook import api
 from fusebook.chips.models import ChipDef
 from fusebook.errors import FusebookError, InputError, SourceLocation
 from fusebook.files import read_text_bounded
+from fusebook.recipe.cases import CaseFile, CaseSpec, Expect
 from fusebook.recipe.validation import validate_document
 from fusebook.recipe.yamlfile import Path as NodePath
 from fusebook.recipe.yamlfile import SourceMap, parse_yaml
 from fusebook.testing import assertions as check
 from fusebook.testing import compare
-from fusebook.testing.model import CaseFile, CaseSpec, Expect
 from fusebook.testing.outcome import Outcome, run_recipe
 from fusebook.testing.start import start_image, virtual_session
 

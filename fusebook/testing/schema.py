@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from fusebook.testing.model import CaseFile, CaseSpec
+from fusebook.recipe.cases import CaseFile, CaseSpec
 
 SCHEMA_ID = "https://fusebook.invalid/schemas/recipe-test.schema.json"
 

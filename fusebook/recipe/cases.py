@@ -1,4 +1,4 @@
-"""The recipe test format, version 1, as pydantic models (and from them, its JSON Schema).
+"""The recipe test case format, version 1, as pydantic models (and from them, its JSON Schema).
 
 A test file (`NAME.test.yaml`, beside the recipe it tests) holds cases; a recipe may also
 carry cases of its own under `tests:`. A case says which unit to plan (index, `--set`
@@ -6,8 +6,8 @@ values, input overrides), what chip it starts from, and what must happen. The mo
 describe the file as written; field and block names are checked against the chip when a
 case runs, since only then is the chip known.
 
-This module imports nothing of the recipe models, so they can embed `CaseSpec` under
-`tests:` without an import cycle.
+The recipe models embed `CaseSpec` under `tests:`; this module needs nothing of them.
+`fusebook.testing` runs the cases.
 """
 
 from __future__ import annotations
