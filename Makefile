@@ -36,6 +36,7 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(PY) -m fusebook schema > schemas/recipe.schema.json
+	$(PY) -m fusebook schema --test > schemas/recipe-test.schema.json
 
 chipdata: $(STAMP)
 	$(PY) tools/gen_chip_data.py

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
@@ -45,27 +45,44 @@ from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
+if TYPE_CHECKING:
+    from fusebook.testing.runner import CaseResult
+    from fusebook.testing.runner import Report as TestReport
+
 __all__ = [
     "AUTO_INDEX",
+    "Aborted",
     "ApplyOutcome",
+    "BurnError",
+    "BurnPlan",
     "CommitEvent",
     "ConnectOptions",
+    "EfuseImage",
     "EventStream",
+    "FusebookError",
+    "InputError",
     "JsonLinesSink",
+    "LinkError",
     "LoadedRecipe",
+    "PlanError",
     "PlanResult",
     "Session",
+    "SourceLocation",
     "Station",
     "StationOptions",
     "StationReport",
     "StopRequest",
+    "Stopped",
     "UnitEvent",
     "apply",
+    "apply_saved",
     "connect",
     "efsr_token",
     "efsw_token",
     "error_flags",
     "has_key_material",
+    "indices",
+    "iter_plans",
     "load_chip",
     "load_recipe",
     "load_snapshot",
@@ -73,6 +90,8 @@ __all__ = [
     "plan",
     "render_unit",
     "resolve_ports",
+    "run_tests",
+    "saved_plan",
     "snapshot_json",
     "starter_chips",
     "starter_kinds",
@@ -866,6 +885,7 @@ def error_flags(image: EfuseImage) -> tuple[BlockFlags, ...]:
 
 # -- snapshots -----------------------------------------------------------------------
 def snapshot_json(image: EfuseImage, source: str) -> dict[str, Any]:
+    """`image` as a fusebook snapshot (what `fusebook snapshot -o` writes); `source` says where it came from."""
     return to_json(image, source)
 
 
@@ -904,13 +924,27 @@ def indices(spec: str) -> list[int]:
     return ordered_indices(spec)
 
 
-def iter_plans(loaded: LoadedRecipe, image: EfuseImage, idx: Iterable[int | None]):
+def iter_plans(loaded: LoadedRecipe, image: EfuseImage,
+               idx: Iterable[int | None]) -> Iterator[tuple[int | None, PlanResult | FusebookError]]:
     """(index, PlanResult | FusebookError) for each index: the batch check's core loop."""
     for i in idx:
         try:
             yield i, plan(loaded, image, i)
         except FusebookError as e:
             yield i, e
+
+
+# -- recipe tests --------------------------------------------------------------------
+def run_tests(paths: Iterable[str | Path], *,
+              on_result: Callable[[CaseResult], None] | None = None) -> TestReport:
+    """Run the recipe test cases under `paths` (`fusebook test`): a `fusebook.testing.runner.Report`.
+
+    Test files and folders are collected first; `on_result` is called after each case.
+    The report's `exit_code` is 0 (all passed), 1 (a case failed) or 2 (a bad test file).
+    """
+    from fusebook.testing.runner import run
+
+    return run([Path(p) for p in paths], on_result=on_result)
 
 
 # -- starters ------------------------------------------------------------------------

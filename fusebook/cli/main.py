@@ -189,7 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(s, snapshot=True)
     s.add_argument("--revision", type=integer, help="chip revision (major*100+minor) for revision-specific tables")
 
-    sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
+    s = sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
+    s.add_argument("--test", action="store_true", help="print the recipe test file JSON Schema instead")
+
+    s = sub.add_parser("test", parents=[common], help="run recipe test cases against virtual chips")
+    s.add_argument("paths", nargs="*", type=Path, help="test files, recipes or folders (default: .)")
+    s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
     s = sub.add_parser("new", parents=[common], help="write a commented starter recipe for a chip")
     s.add_argument("--template", "-t", choices=api.starter_kinds(), help="the kind of burn")
@@ -429,9 +434,12 @@ def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
-    from fusebook.recipe.schema import recipe_json_schema
+    if args.test:
+        from fusebook.testing.schema import schema_text
+    else:
+        from fusebook.recipe.schema import schema_text
 
-    sys.stdout.write(json.dumps(recipe_json_schema(), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(schema_text())
     return EXIT_OK
 
 
@@ -763,6 +771,12 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
     return run_render(args, out)
 
 
+def cmd_test(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.cli.test_cmd import run_test
+
+    return run_test(args, out)
+
+
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
     from fusebook.virtual.server import run_server
 
@@ -814,6 +828,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "apply": cmd_apply,
     "check": cmd_check,
     "render": cmd_render,
+    "test": cmd_test,
     "serve-virtual": cmd_serve_virtual,
     "ledger": cmd_ledger,
     "station": cmd_station,

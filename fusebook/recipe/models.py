@@ -29,6 +29,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from fusebook.chips.loader import chip_names
 from fusebook.errors import FusebookError, did_you_mean
+from fusebook.recipe.cases import CaseSpec
 from fusebook.recipe.sources import RecipeSources
 from fusebook.recipe.types import (
     BLOCK,
@@ -402,6 +403,8 @@ class Recipe(_Strict):
         None, description="the unit indices: `apply --index auto` allocates from them, `check` walks them; "
         "e.g. 1-5000 or 1-100,200-300",
         json_schema_extra={"pattern": r"^\s*[0-9]+(\s*-\s*[0-9]+)?(\s*,\s*[0-9]+(\s*-\s*[0-9]+)?)*\s*$"})
+    tests: list[CaseSpec] = Field(
+        default_factory=list, description="test cases run by `fusebook test` (see recipe-test.schema.json)")
 
     _sources: RecipeSources | None = PrivateAttr(default=None)
 

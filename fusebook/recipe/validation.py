@@ -168,6 +168,11 @@ def _real_path(data: Any, loc: tuple[Any, ...]) -> tuple[Path, bool]:
     return tuple(path), at_key
 
 
+def _format_name(model: type[BaseModel]) -> str:
+    """What a document of `model` is called in messages: its `format_name`, else "recipe"."""
+    return str(getattr(model, "format_name", "recipe"))
+
+
 def _message(model: type[BaseModel], data: Any, err: Any, path: Path, loc: tuple[Any, ...]) -> tuple[str, str | None]:
     kind, msg = err["type"], err["msg"]
     last = path[-1] if path else None
@@ -181,14 +186,14 @@ def _message(model: type[BaseModel], data: Any, err: Any, path: Path, loc: tuple
     if kind == "missing":
         missing = loc[-1]
         if missing == "fusebook":
-            return "missing `fusebook: 1` (the recipe format version)", None
+            return f"missing `fusebook: 1` (the {_format_name(model)} format version)", None
         where = f"`{last}`" if isinstance(last, str) else "this mapping"
         return f"{where} needs `{missing}`", None
     if kind == "string_pattern_mismatch" and "[key]" in loc:
         return (f"{str(loc[loc.index('[key]') - 1])!r} is not a usable name",
                 "names are letters, digits and _, starting with a letter (so `vars.NAME` works)")
     if path == ("fusebook",):
-        return "`fusebook:` must be 1 (the recipe format version this fusebook reads)", None
+        return f"`fusebook:` must be 1 (the {_format_name(model)} format version this fusebook reads)", None
     if path == ("name",) and kind == "string_pattern_mismatch":
         return "the recipe name may hold lower-case letters, digits, - and _ only", None
     if kind == "fusebook":

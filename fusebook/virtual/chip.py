@@ -128,6 +128,20 @@ class VirtualChip:
             for i in range(blk.words):
                 self._poke(blk.read_addr + 4 * i, (merged >> (32 * i)) & MASK32)
 
+    def hold(self, image: EfuseImage) -> None:
+        """Hold `image` in the read and error registers, as a chip burned so would.
+
+        Tests start a chip in a known state this way without a file; data the image's
+        protections hide reads as zero, as on silicon.
+        """
+        for b in self.chip.blocks:
+            for i, w in enumerate(image.words(b.id)):
+                self._poke(b.read_addr + 4 * i, w)
+        for name, value in image.errors.items():
+            self._poke(self.chip.registers[name], value)
+        self.fresh = False
+        self._hide_read_protected()
+
     # -- persistence ---------------------------------------------------------------
     def save(self) -> None:
         """Write the register window to the efuse file atomically (espefuse's layout)."""

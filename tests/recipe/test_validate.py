@@ -14,7 +14,7 @@ from fusebook.recipe.validate import validate_recipe
 from .helpers import where, write
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "recipes").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "recipes").glob("*.yaml") if not p.name.endswith(".test.yaml"))
 
 
 def problems(tmp_path: Path, text: str) -> list[InputError]:
