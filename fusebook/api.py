@@ -24,6 +24,7 @@ from typing import Any
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
+from fusebook.convert import ConvertResult, convert_script
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
@@ -50,12 +51,14 @@ __all__ = [
     "ApplyOutcome",
     "CommitEvent",
     "ConnectOptions",
+    "ConvertResult",
     "LoadedRecipe",
     "PlanResult",
     "Session",
     "StopRequest",
     "apply",
     "connect",
+    "convert_script",
     "error_flags",
     "load_chip",
     "load_recipe",
