@@ -309,7 +309,14 @@ class Translator:
     def _not(cond: Value) -> Value:
         if isinstance(cond, Known):
             return Known(not cond.value)
-        return Sym(f"not {paren(expr_of(cond))}", reads_chip(cond))
+        expr = expr_of(cond)
+        simple = re.fullmatch(r"(\S+) (==|!=|<|<=|>|>=) (\S+)", expr)
+        if simple:  # `not (a != 1)` reads better as `a == 1`
+            opposite = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+            return Sym(f"{simple[1]} {opposite[simple[2]]} {simple[3]}", reads_chip(cond))
+        if expr.startswith("not ") and paren(expr[4:]) == expr[4:]:
+            return Sym(expr[4:], reads_chip(cond))
+        return Sym(f"not {paren(expr)}", reads_chip(cond))
 
     def _is_exists(self, node: ast.expr) -> bool:
         return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)

@@ -99,3 +99,35 @@ def test_index_and_config_files_become_inputs(tmp_path: Path, capsys: pytest.Cap
     assert main(["convert", s.name, "--chip", "esp32c3", "--configfiles", "macs.json"]) == 0
     out = capsys.readouterr().out
     assert "file: macs.json" in out and "{{ inputs.macs[index|string] }}" in out
+
+
+def test_the_documented_execute_scripts_example_converts_but_for_a_burn_without_value(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shape of espefuse 4's own documentation example: a file check, a counter, flags."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fe.bin").write_bytes(bytes(32))
+    s = _script(tmp_path, "import os\n"
+                          "print('chip', esp.get_chip_description())\n"
+                          "if os.path.exists('fe.bin'):\n"
+                          "    espefuse(esp, efuses, args, 'burn_key flash_encryption fe.bin')\n"
+                          "else:\n"
+                          "    raise esptool.FatalError('fe.bin is missing')\n"
+                          "espefuse(esp, efuses, args, 'burn_efuse FLASH_CRYPT_CNT 0x7')\n"
+                          "cnt = efuses['FLASH_CRYPT_CNT'].get()\n"
+                          "if cnt in [0, 3]:\n"
+                          "    espefuse(esp, efuses, args, 'burn_efuse FLASH_CRYPT_CNT')\n"
+                          "espefuse(esp, efuses, args, 'burn_efuse DISABLE_DL_ENCRYPT 1')\n")
+    assert main(["convert", s.name, "--chip", "esp32"]) == 3
+    cap = capsys.readouterr()
+    assert cap.err.count(": not converted:") == 1 and "burn.py:10: not converted: burn_efuse without a value" in cap.err
+    assert "file: fe.bin" in cap.out and "FLASH_CRYPT_CNT: 7" in cap.out and "DISABLE_DL_ENCRYPT: 1" in cap.out
+
+
+def test_a_check_that_fails_is_negated_readably(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = _script(tmp_path, 'espefuse(esp, efuses, args, "burn_efuse DIS_USB_JTAG 1")\n'
+                          'efuses.burn_all()\n'
+                          'if efuses["DIS_USB_JTAG"].get() != 1:\n'
+                          '    raise esptool.FatalError("DIS_USB_JTAG was not burned")\n')
+    assert main(["convert", str(s), "--chip", "esp32c3"]) == 0
+    out = capsys.readouterr().out
+    assert "ensure:\n  - that: efuses.DIS_USB_JTAG == 1\n    message: DIS_USB_JTAG was not burned" in out
