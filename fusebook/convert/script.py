@@ -773,6 +773,9 @@ class Translator:
                 if len(r) > MAX_UNROLL:
                     raise Untranslatable(f"a range of more than {MAX_UNROLL} values")
                 return Known(list(r))
+            if f.id == "range":
+                raise Untranslatable("range() over per-unit values: a loop whose length is known "
+                                     "only per unit")
             if f.id == "len" and len(args) == 1:
                 v = args[0]
                 return Known(len(v.value)) if isinstance(v, Known) else Sym(f"({expr_of(v)})|length",
