@@ -186,7 +186,7 @@ class Translator:
         last: int = getattr(node, "end_lineno", first) or first
         if line is not None:
             last = line
-        code = "\n".join(self.lines[first - 1:last]) if self.lines else ""
+        code = redact("\n".join(self.lines[first - 1:last]) if self.lines else "")
         self.out.notes.append(Note(self.display, first, reason, code))
 
     # -- statements --------------------------------------------------------------------------
@@ -979,4 +979,13 @@ def finish(session: Session, top: Converted) -> None:
 
 
 def _line(owner: Converted, line: int) -> str:
-    return owner.lines[line - 1] if 0 < line <= len(owner.lines) else ""
+    return redact(owner.lines[line - 1] if 0 < line <= len(owner.lines) else "")
+
+
+#: Bytes literals and long runs of hex digits: what key material written into a script looks like.
+_KEYISH = re.compile(r"""\b[bB][rR]?(?:'[^'\n]*'|"[^"\n]*")|[0-9a-fA-F]{16,}""")
+
+
+def redact(code: str) -> str:
+    """Script code quoted in notes, with anything that may be key material left out."""
+    return _KEYISH.sub("<redacted>", code)

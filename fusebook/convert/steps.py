@@ -135,6 +135,9 @@ def burn_efuse(pairs: list[tuple[Value, Value]]) -> Step:
 def burn_key(chip: str, block: Value, source: Value, purpose: Value | None, *,
              read_protect: bool | None, write_protect: bool | None, path_for: PathFor) -> Step:
     kind, where = file_of(source, path_for)
+    if kind != "file":  # never copy key material into a recipe (or onto a terminal)
+        raise Untranslatable("key bytes written in the script: save them in a key file and "
+                             "name it with `file:`")
     args: dict[str, Any] = {"block": name_of(block, "a block")}
     if purpose is not None and chip != "esp32":
         args["purpose"] = name_of(purpose, "a key purpose")

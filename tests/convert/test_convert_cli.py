@@ -131,3 +131,48 @@ def test_a_check_that_fails_is_negated_readably(tmp_path: Path, capsys: pytest.C
     assert main(["convert", str(s), "--chip", "esp32c3"]) == 0
     out = capsys.readouterr().out
     assert "ensure:\n  - that: efuses.DIS_USB_JTAG == 1\n    message: DIS_USB_JTAG was not burned" in out
+
+
+def test_key_bytes_in_a_script_are_never_copied_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = _script(tmp_path, "from espefuse import init_commands\n"
+                          "with init_commands(chip='esp32c3') as e:\n"
+                          "    e.burn_key(['BLOCK_KEY0'], [bytes.fromhex('a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5')], ['XTS_AES_128_KEY'])\n"
+                          "    e.burn_key(['BLOCK_KEY1'], [b'\\xa5\\xa5\\xa5\\xa5'], ['XTS_AES_128_KEY'])\n")
+    assert main(["convert", str(s)]) == 3
+    cap = capsys.readouterr()
+    assert "a5a5" not in cap.out + cap.err and "\\xa5" not in cap.out + cap.err
+    assert f"{s}:4: not converted: key bytes written in the script: save them in a key file" in cap.err
+
+
+def test_nested_scripts_become_fragments_and_a_cycle_is_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _script(tmp_path, 'espefuse(esp, efuses, args, "burn_bit BLOCK3 {}".format(args.index))\n'
+                      'espefuse(esp, efuses, args, "execute_scripts outer.py")\n', "inner.py")
+    _script(tmp_path, 'espefuse(esp, efuses, args, "execute_scripts inner.py --index 4")\n', "outer.py")
+    out = tmp_path / "out" / "outer.yaml"
+    out.parent.mkdir()
+    assert main(["convert", "outer.py", "--chip", "esp32", "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "inner.py:2: not converted: execute_scripts cycle: outer.py -> inner.py -> outer.py" in err
+    assert "include: inner.yaml" in out.read_text()
+    assert "bits: [4]" in (out.parent / "inner.yaml").read_text()
+
+
+def test_config_files_not_given_are_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = _script(tmp_path, "import json\nc = json.load(args.configfiles[0])\n"
+                          "espefuse(esp, efuses, args, 'burn_custom_mac ' + c[str(args.index)])\n")
+    assert main(["convert", str(s), "--chip", "esp32c3"]) == 3
+    err = capsys.readouterr().err
+    assert f"{s}:2: not converted: args.configfiles[0]: pass the config files" in err
+    assert f"{s}:3: not converted: uses c, which line 2 sets" in err
+
+
+def test_json_output_lists_what_was_not_converted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    s = _script(tmp_path, 'espefuse(esp, efuses, args, "burn_efuse DIS_USB_JTAG 1")\nwhile True:\n    pass\n')
+    assert main(["convert", str(s), "--chip", "esp32c3", "--format", "json"]) == 3
+    body = json.loads(capsys.readouterr().out)
+    assert body["complete"] is False and "DIS_USB_JTAG: 1" in body["recipe"]
+    assert [(n["line"], n["code"]) for n in body["not_converted"]] == [(2, "while True:\n    pass")]
