@@ -14,6 +14,11 @@ import sys
 import venv
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; one worker at a time is the user's care
+    fcntl = None  # type: ignore[assignment]
+
 import pytest
 
 #: The esptool 4 release used, and bitstring below 4 (4.x's newer bitstring lacks what it imports).
@@ -41,10 +46,27 @@ def _works(py: Path) -> bool:
 
 
 def ensure_esptool4() -> Path:
-    """The venv's python, made on first use; skips the test if esptool 4 cannot be installed."""
+    """The venv's python, made on first use; skips the test if esptool 4 cannot be installed.
+
+    A lock file serialises the making, so test workers running at once build it only once.
+    """
     py = python()
     if _works(py):
         return py
+    try:
+        venv_dir().parent.mkdir(parents=True, exist_ok=True)
+        lock = open(venv_dir().parent / (venv_dir().name + ".lock"), "w")
+    except OSError as e:
+        pytest.skip(f"esptool 4 (for execute_scripts) cannot be installed in {venv_dir()}: {e}")
+    with lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if _works(py):  # another worker made it meanwhile
+            return py
+        return _make(py)
+
+
+def _make(py: Path) -> Path:
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir())
         r = subprocess.run([str(py), "-m", "pip", "install", "--quiet", *REQUIREMENTS],

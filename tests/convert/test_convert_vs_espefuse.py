@@ -9,6 +9,7 @@ ESP32-C3 and ESP32-S3.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ class Case:
     chip: str
     index: int | None = None
     configfiles: tuple[str, ...] = ()
+    before: tuple[tuple[str, int], ...] = ()  # fields burned into the starting image
 
     @property
     def api(self) -> bool:
@@ -43,8 +45,10 @@ CASES = [
     Case("c3_lockdown.py", "esp32c3", 1, ("units.json",)),
     Case("c3_lockdown.py", "esp32c3", 2, ("units.json",)),
     Case("esp32_secure.py", "esp32"),
+    Case("esp32_secure.py", "esp32", before=(("FLASH_CRYPT_CNT", 1),)),  # the `else:` branch
     Case("s3_batch.py", "esp32s3", 7, ("s3.json",)),
     Case("c3_api.py", "esp32c3"),
+    Case("c3_api.py", "esp32c3", before=(("DIS_DOWNLOAD_ICACHE", 1),)),  # a `when:` that is false
     Case("esp32_api.py", "esp32"),
 ]
 
@@ -86,16 +90,19 @@ def _espefuse5_api(case: Case, efuse_file: Path, cwd: Path) -> None:
 
 def _blank(case: Case, efuse_file: Path, cwd: Path) -> None:
     """The starting image, made by espefuse 5 (the same layout as 4's) so both tools start equal."""
-    code = ("import sys, contextlib, io\nfrom espefuse import init_commands\n"
+    code = ("import sys, json, contextlib, io\nfrom espefuse import init_commands\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    with init_commands(chip=sys.argv[1], virt=True, virt_efuse_file=sys.argv[2]) as c:\n"
-            "        c.efuses.burn_all() if False else None\n")
-    subprocess.run([sys.executable, "-c", code, case.chip, str(efuse_file)], cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
+            "    with init_commands(chip=sys.argv[1], virt=True, virt_efuse_file=sys.argv[2],\n"
+            "                       do_not_confirm=True) as c:\n"
+            "        before = json.loads(sys.argv[3])\n"
+            "        if before:\n"
+            "            c.burn_efuse(before)\n")
+    subprocess.run([sys.executable, "-c", code, case.chip, str(efuse_file), json.dumps(dict(case.before))],
+                   cwd=cwd, check=True, capture_output=True, timeout=60)
     assert efuse_file.exists()
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.script}-{c.chip}-{c.index}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.script}-{c.chip}-{c.index}-{len(c.before)}")
 def test_converted_recipe_burns_what_the_script_burns(case: Case, workdir: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
