@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusebook.convert.script import Converted, Note, Session, finish, parse_script, translate_file
-from fusebook.convert.values import Known, Sym, Untranslatable
+from fusebook.convert.script import Note, Session, finish, parse_script, translate_file
+from fusebook.convert.values import Sym
 from fusebook.convert.writer import fragment_text, recipe_text
 from fusebook.errors import FusebookError, InputError
 
@@ -135,5 +135,3 @@ def _write(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {e.strerror or e}",
                          hint="give -o a path in a folder that exists and is writable") from None
 
-
-del Converted, Known, Untranslatable

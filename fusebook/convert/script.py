@@ -73,6 +73,7 @@ class Converted:
     display: str = ""
     lines: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    step_lines: list[int] = field(default_factory=list)  # the script line of each step
     require: list[dict[str, Any]] = field(default_factory=list)
     ensure: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
@@ -424,6 +425,7 @@ class Translator:
             cond = " and ".join(paren(w) if len(self.when) > 1 else w for w in self.when)
             step = {**step, "when": cond}
         self.out.steps.append(step)
+        self.out.step_lines.append(getattr(node, "lineno", 1))
         self.s.counter += 1
         self.s.pending.append((self.out.steps, step, self.out, getattr(node, "lineno", 1)))
         if self.s.api and self.s.batch == 0:
@@ -964,8 +966,10 @@ def finish(session: Session, top: Converted) -> None:
     """What only the end of the script decides: unburned queues, checks between two burns."""
     if session.api and session.pending:
         for steps_list, step, owner, line in session.pending:
-            if step in steps_list:
-                steps_list.remove(step)
+            at = next((i for i, s in enumerate(steps_list) if s is step), None)
+            if at is not None:
+                del steps_list[at]
+                del owner.step_lines[at]
             owner.notes.append(Note(
                 owner.display, line,
                 "queued in batch mode but never burned (no burn_all() follows)", _line(owner, line)))

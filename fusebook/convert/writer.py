@@ -30,6 +30,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _steps(conv: Converted) -> CommentedSeq:
+    """The steps, each under a comment naming the script line it comes from."""
+    seq = _plain(conv.steps)
+    seq.fa.set_block_style()
+    for i, line in enumerate(conv.step_lines):
+        seq.yaml_set_comment_before_after_key(i, before=f"{conv.source.name}:{line}", indent=2)
+    return seq
+
+
 def _header(title: str, notes: list[Note]) -> str:
     lines = [title]
     if notes:
@@ -65,7 +74,7 @@ def recipe_text(top: Converted, chip: str, inputs: dict[str, dict[str, Any]], no
         doc["inputs"] = _plain(inputs)
     if top.require:
         doc["require"] = _plain(top.require)
-    doc["steps"] = _plain(top.steps)
+    doc["steps"] = _steps(top)
     if top.ensure:
         doc["ensure"] = _plain(top.ensure)
     doc.yaml_set_start_comment(_header(f"Converted from {top.display} by `fusebook convert`.", notes))
@@ -77,7 +86,7 @@ def fragment_text(frag: Converted) -> str:
     doc["description"] = f"converted from {frag.source.name} by fusebook convert"
     if frag.require:
         doc["require"] = _plain(frag.require)
-    doc["steps"] = _plain(frag.steps)
+    doc["steps"] = _steps(frag)
     if frag.ensure:
         doc["ensure"] = _plain(frag.ensure)
     doc.yaml_set_start_comment(_header(f"Converted from {frag.display} by `fusebook convert` "
