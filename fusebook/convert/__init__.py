@@ -89,7 +89,7 @@ def convert_script(script: str | Path, *, chip: str | None = None, output: str |
                              hint="pass --chip CHIP (execute_scripts took it from espefuse's command line)")
     chip_name = load_chip(chip.lower().replace("-", "")).name
     configs = [Path(c) if os.path.isabs(c) else base / c for c in configfiles]
-    session = Session(chip=chip_name, base=base, out_dir=out_dir, configfiles=configs)
+    session = Session(chip=chip_name, base=base, out_dir=out_dir)
     top = translate_file(session, script, str(script), Sym("index"), configs, top=True)
     finish(session, top)
     notes = list(top.notes)

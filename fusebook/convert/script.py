@@ -109,7 +109,6 @@ class Session:
     chip: str
     base: Path  # where the script's relative paths point from (where it would run)
     out_dir: Path  # where the recipe and its fragments go
-    configfiles: list[Path]
     api: bool = False  # esptool 5 API: burns at once unless in batch mode
     batch: int = 0
     burned: bool = False
@@ -250,7 +249,7 @@ class Translator:
             return None
         value = self.ev(node)
         if isinstance(value, Known) and isinstance(value.value, str):
-            return value.value
+            return value.value.replace("{{", "{ {").replace("{%", "{ %")  # literal text, not a template
         if isinstance(value, Sym | Text) and not reads_chip(value):
             return str(S.template_of(value))
         return None
@@ -265,7 +264,7 @@ class Translator:
             raise Untranslatable("a check under a condition")
         entry: dict[str, Any] = {"that": expr_of(cond)}
         if message:
-            entry["message"] = message.replace("{{", "{ {").replace("{%", "{ %")
+            entry["message"] = message
         if reads_chip(cond) and self.s.burned:
             self.out.ensure.append(entry)
             self.s.late_ensures.append((self.out, entry, self.s.counter, getattr(node, "lineno", 1)))
@@ -594,6 +593,7 @@ class Translator:
 
     # -- expressions ----------------------------------------------------------------------------
     def ev(self, node: ast.expr) -> Any:
+        """What an expression stands for (`Value`, or one of the script's objects)."""
         return self._ev(node)
 
     def _ev(self, node: ast.expr) -> Any:

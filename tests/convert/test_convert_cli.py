@@ -176,3 +176,11 @@ def test_json_output_lists_what_was_not_converted(tmp_path: Path, capsys: pytest
     body = json.loads(capsys.readouterr().out)
     assert body["complete"] is False and "DIS_USB_JTAG: 1" in body["recipe"]
     assert [(n["line"], n["code"]) for n in body["not_converted"]] == [(2, "while True:\n    pass")]
+
+
+def test_a_per_unit_message_stays_a_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = _script(tmp_path, 'assert args.index < 10, f"unit {args.index} is out of range"\n'
+                          'assert args.index > 0, "no {{ braces }} here"\n')
+    assert main(["convert", str(s), "--chip", "esp32c3"]) == 0
+    out = capsys.readouterr().out
+    assert "message: unit {{ index }} is out of range" in out and "message: no { { braces }} here" in out
