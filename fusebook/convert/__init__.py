@@ -15,7 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusebook.convert.script import Note, Session, finish, parse_script, translate_file
+from fusebook.convert.model import Note, Session
+from fusebook.convert.script import finish, parse_script, translate_file
 from fusebook.convert.values import Sym
 from fusebook.convert.writer import fragment_text, recipe_text
 from fusebook.errors import FusebookError, InputError

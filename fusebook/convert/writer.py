@@ -13,7 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from fusebook.convert.script import Converted, Note
+from fusebook.convert.model import Converted, Note
 
 
 def _plain(value: Any) -> Any:
