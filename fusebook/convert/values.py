@@ -93,7 +93,8 @@ def literal(value: Any) -> str:
     raise Untranslatable(f"a {type(value).__name__} value")
 
 
-_ATOM = re.compile(r"^(?:[A-Za-z_][\w.]*(?:\[[^\[\] ]*\])?|-?[0-9]+|'[^']*'|\"[^\"]*\"|[a-z_]+\('[^']*'\))$")
+_ATOM = re.compile(r"^(?:[A-Za-z_][\w.]*(?:\[[^\[\] ]*\])?|-?[0-9]+|'[^']*'|\"[^\"]*\"|[a-z_]+\('[^']*'\)"
+                   r"|\[[^\[\]()]*\])$")
 
 
 def paren(expr: str) -> str:
