@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fusebook.chips.loader import load_chip
 from fusebook.convert.model import Session
 from fusebook.convert.values import (
     FileRef,
@@ -348,6 +349,10 @@ class ExpressionReader:
         if method == "get":
             return Sym(f"efuses.{name}" if _IDENT.match(name) else f"efuses[{quoted}]", True)
         if method == "get_meaning":
+            if load_chip(self.s.chip).has_block(name):
+                raise Untranslatable(f"{name}.get_meaning(): espefuse shows a block's bytes as spaced "
+                                     "hex (for a key, the key itself); check its purpose and "
+                                     "protection in `ensure` instead")
             return Sym(f"meaning({quoted})", True)
         if method == "is_readable":
             return Sym(f"readable({quoted})", True)
@@ -406,6 +411,7 @@ class ExpressionReader:
         ops = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
                ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
         values = [self._ev(node.left)] + [self._ev(c) for c in node.comparators]
+        values = [_mac_literal(v) for v in values]
         if all(isinstance(v, Known) for v in values):
             src = ast.Expression(body=ast.Compare(
                 left=ast.Constant(values[0].value), ops=node.ops,
@@ -429,3 +435,16 @@ class ExpressionReader:
                 continue
             parts.append(f"{paren(expr_of(a))} {sym} {paren(expr_of(b))}")
         return Sym(" and ".join(parts), any(reads_chip(v) for v in values))
+
+
+#: espefuse's text for a MAC field: the MAC, then `(OK)` or, on the ESP32, `(CRC 0x.. OK)`.
+_ESPEFUSE_MAC = re.compile(r"^((?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}) \((?:CRC 0x[0-9a-fA-F]{2} )?OK\)$")
+
+
+def _mac_literal(value: Any) -> Any:
+    """A MAC as espefuse's `.get()` prints it, as fusebook's `efuses.NAME` gives it (the MAC alone)."""
+    if isinstance(value, Known) and isinstance(value.value, str):
+        m = _ESPEFUSE_MAC.match(value.value)
+        if m:
+            return Known(m[1].lower())
+    return value

@@ -18,6 +18,8 @@ CASES = [
     ('if efuses["SECURE_VERSION"].get() is None:\n    X', "when: efuses.SECURE_VERSION is none"),
     ('if efuses["WR_DIS"].get() == 0:\n    X\nelse:\n    pass', "when: efuses.WR_DIS == 0"),
     ('if efuses["WR_DIS"].get():\n    pass\nelse:\n    X', "when: not efuses.WR_DIS"),
+    ('if efuses["CUSTOM_MAC"].get() == "AA:BB:CC:DD:EE:88 (CRC 0x69 OK)":\n    X',
+     "when: efuses.CUSTOM_MAC == 'aa:bb:cc:dd:ee:88'"),
     # text built per unit -> templates
     ('espefuse(esp, efuses, args, f"burn_bit BLOCK_USR_DATA {args.index * 2}")', "bits: '{{ [(index * 2)|int] }}'"),
     ('espefuse(esp, efuses, args, "burn_efuse SECURE_VERSION %d" % args.index)',
@@ -45,6 +47,7 @@ def test_expressions_translate(code: str, expected: str, tmp_path: Path) -> None
 @pytest.mark.parametrize(("code", "reason"), [
     ('espefuse(esp, efuses, args, "burn_custom_mac {:012X}".format(args.index))', "a format specification"),
     ("def f():\n    pass", "FunctionDef statement"),
+    ('if efuses["BLOCK_KEY0"].get_meaning() != "00 01":\n    raise esptool.FatalError("x")', "spaced hex"),
     ('espefuse(esp, efuses, args, "burn_efuse DIS_USB_JTAG 1 --force")', "option --force"),
     ('espefuse(esp, efuses, args, "burn_efuse DIS_USB_JTAG")', "without a value"),
     ('espefuse(esp, efuses, args, "execute_scripts missing.py")', "missing.py: no such file"),
