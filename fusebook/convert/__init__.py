@@ -99,7 +99,8 @@ def convert_script(script: str | Path, *, chip: str | None = None, output: str |
     if out_path is None and session.fragments:
         notes.append(Note(str(script), 1, "nested execute_scripts become fragment files: "
                           "convert with -o RECIPE.yaml to write them beside it", ""))
-    text = recipe_text(top, chip_name, session.inputs, sorted(notes, key=lambda n: (n.file, n.line)))
+    notes.sort(key=lambda n: (n.file != str(script), n.file, n.line))
+    text = recipe_text(top, chip_name, session.inputs, notes)
     fragments = {f.file_name: fragment_text(f) for f in session.fragments}
     written: list[Path] = []
     if out_path is not None:
