@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
+from fusebook.convert import ConvertResult, convert_script
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
@@ -57,6 +58,7 @@ __all__ = [
     "BurnPlan",
     "CommitEvent",
     "ConnectOptions",
+    "ConvertResult",
     "EfuseImage",
     "EventStream",
     "FusebookError",
@@ -77,6 +79,7 @@ __all__ = [
     "apply",
     "apply_saved",
     "connect",
+    "convert_script",
     "efsr_token",
     "efsw_token",
     "error_flags",

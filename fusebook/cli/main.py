@@ -226,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     web_cmd.add_dashboard_parser(sub, common)
 
+    s = sub.add_parser("convert", parents=[common],
+                       help="an espefuse execute_scripts or esptool 5 API script as a recipe")
+    s.add_argument("script", type=Path, help="the Python script (read, never run)")
+    s.add_argument("-o", "--output", type=Path, help="write the recipe here (fragments beside it); "
+                   "default: print it")
+    s.add_argument("--chip", "-c", default=None, help="the chip (default: the script's init_commands(chip=...))")
+    s.add_argument("--configfiles", nargs="+", default=[], type=Path, metavar="FILE",
+                   help="the config files execute_scripts was given (args.configfiles)")
+
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"])
     s.add_argument("id", nargs="?", type=integer)
@@ -808,6 +817,38 @@ def cmd_dashboard(args: argparse.Namespace, out: Out) -> int:
     return run_dashboard(args, out)
 
 
+#: `convert` exit code when part of the script is not in the recipe (SPEC §3: not possible as asked).
+EXIT_INCOMPLETE = 3
+
+
+def cmd_convert(args: argparse.Namespace, out: Out) -> int:
+    result = api.convert_script(args.script, chip=args.chip, output=args.output,
+                                configfiles=tuple(args.configfiles))
+    if out.fmt == "text":
+        for note in result.notes:
+            sys.stderr.write(f"{note}\n")
+        for problem in result.problems:
+            sys.stderr.write(problem.render() + "\n")
+        if args.output is None:
+            sys.stdout.write(result.recipe)
+        else:
+            out.note("wrote " + ", ".join(str(p) for p in result.written))
+        if not result.complete:
+            sys.stderr.write(f"{args.script}: incomplete: {len(result.notes)} part(s) not converted"
+                             + (f", {len(result.problems)} validation error(s)" if result.problems else "")
+                             + "; see the comments at the top of the recipe\n")
+    else:
+        out.emit({
+            "complete": result.complete,
+            "recipe": result.recipe if args.output is None else None,
+            "written": [str(p) for p in result.written],
+            "not_converted": [{"file": n.file, "line": n.line, "reason": n.reason, "code": n.code}
+                              for n in result.notes],
+            "errors": [p.to_json() for p in result.problems],
+        }, "")
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
 def cmd_ledger(args: argparse.Namespace, out: Out) -> int:
     from fusebook.cli.ledger_cmd import run_ledger
 
@@ -833,6 +874,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Out], int]] = {
     "ledger": cmd_ledger,
     "station": cmd_station,
     "dashboard": cmd_dashboard,
+    "convert": cmd_convert,
 }
 
 
