@@ -155,14 +155,15 @@ def plan_text(plan: BurnPlan) -> str:
         out.append("Changes (before -> after):")
         for c in plan.changes:
             where = f"  [{c.origin}]" if c.origin else ""
-            out.append(f"  {c.field}: {c.before} -> {c.after}{where}")
+            out.append(f"  {c.label()}: {c.before} -> {c.after}{where}")
     else:
         out.append("Nothing to burn: the chip already holds everything the recipe asks for.")
     if plan.writes:
         out.append("")
         out.append("Block writes, in burn order:")
         for n, w in enumerate(plan.writes, start=1):
-            words = "<redacted key data>" if w.secret else " ".join(f"{x:08x}" for x in w.words)
+            words = (f"<redacted key data> (key {w.fingerprint})" if w.fingerprint else "<redacted key data>") \
+                if w.secret else " ".join(f"{x:08x}" for x in w.words)
             out.append(f"  {n}. {w.block_name} ({w.phase}): {words}")
     for s in plan.skipped:
         out.append(f"skipped (already burned): {s}")

@@ -42,13 +42,20 @@ class FieldChange:
     after: Any
     origin: Origin | None = None
     secret: bool = False
+    #: Which part of the field, for a reader: "bit 23 (BLOCK_KEY0)" of WR_DIS, "bytes 4..8" of a block.
+    detail: str | None = None
+
+    def label(self) -> str:
+        return f"{self.field} {self.detail}" if self.detail else self.field
 
     def to_json(self) -> dict[str, Any]:
         before, after = self.before, self.after
-        if self.secret:
-            before, after = "<secret>", "<secret>"
+        if self.secret:  # only the planner's safe words: <secret>, empty, key sha256:...
+            before = before if before in ("<secret>", "empty") else "<secret>"
+            after = after if isinstance(after, str) and after.startswith("key sha256:") else "<secret>"
         return {
             "field": self.field,
+            "detail": self.detail,
             "block": self.block,
             "before": before,
             "after": after,

@@ -487,7 +487,7 @@ class _Compiler:
             )
         self.out.requests.append(
             Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
-                    blk.name, op.origin, True, guard=blk.name)
+                    blk.name, op.origin, not kp.digest, guard=blk.name)  # a digest is public
         )
         if current_purpose != kp.value:
             if not self.image.field_writeable(pf):
@@ -560,7 +560,7 @@ class _Compiler:
                        cls=PlanError)
         self.out.requests.append(
             Request(target.block, target.mask, target.spread(int.from_bytes(data, "little")), True,
-                    target.name, op.origin, True, guard=target.name)
+                    target.name, op.origin, not kp.digest, guard=target.name)  # a digest is public
         )
         self._purpose_extras(op, kp)
         if read_protect and target.rd_dis:
@@ -629,7 +629,7 @@ class _Compiler:
                        cls=PlanError)
         self.out.requests.append(
             Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
-                    blk.name, op.origin, True, guard=blk.name)
+                    blk.name, op.origin, "digest" not in args, guard=blk.name)  # a digest is public
         )
         if read_protect and blk.rd_dis:
             self.rd_dis(op, blk.rd_dis)

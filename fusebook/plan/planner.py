@@ -24,7 +24,7 @@ from fusebook.secret import Secret
 def _describe(chip: ChipDef, r: Request, block_value: int) -> object:
     """A request's bits in the user's words (a field value, or hex for block data)."""
     if r.secret:
-        return "<secret>"
+        return "<secret>" if block_value & r.mask else "empty"
     if chip.has_field(r.name) and chip.field(r.name).block == r.block and chip.field(r.name).mask == r.mask:
         f = chip.field(r.name)
         return codecs.decode_value(chip, f, f.gather(block_value))
@@ -32,6 +32,43 @@ def _describe(chip: ChipDef, r: Request, block_value: int) -> object:
     width = (r.mask >> lo).bit_length()
     nbytes = (width + 7) // 8
     return ((block_value & r.mask) >> lo).to_bytes(nbytes, "little").hex()
+
+
+def _protects(chip: ChipDef, kind: str, bit: int) -> str:
+    """What one WR_DIS / RD_DIS bit protects, in the words of the chip data: its blocks, else
+    its fields (the first few)."""
+    if kind == "WR_DIS":
+        blocks = [b.name for b in chip.blocks if b.wr_dis == bit]
+        fields = [f.name for f in chip.fields if f.wr_dis == bit and f.name != "WR_DIS"]
+    else:
+        blocks = [b.name for b in chip.blocks if bit in b.rd_dis]
+        fields = [f.name for f in chip.fields if bit in f.rd_dis]
+    names = blocks or fields
+    if not names:
+        return "nothing named"
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _changes_of(chip: ChipDef, r: Request, current: int, fingerprints: dict[str, str]) -> list[FieldChange]:
+    """How a request reads in a plan: a protection bit by its number and what it protects
+    (`WR_DIS bit 23 (BLOCK_KEY0)`), block data with its byte offsets, a key by the one
+    fingerprint the plan, its JSON and the ledger all show, anything else field by field."""
+    f = chip.field(r.name) if r.name in ("WR_DIS", "RD_DIS") and chip.has_field(r.name) else None
+    if f is not None and f.block == r.block and not r.mask & ~f.mask:
+        new = f.gather(r.value & ~current & r.mask)
+        return [FieldChange(r.name, r.block, 0, 1, r.origin, detail=f"bit {bit} ({_protects(chip, r.name, bit)})")
+                for bit in range(f.bits) if (new >> bit) & 1]
+    before, after = _describe(chip, r, current), _describe(chip, r, current | r.value)
+    detail = None
+    if r.secret and r.name in fingerprints:
+        after = f"key {fingerprints[r.name]}"
+    if chip.has_block(r.name) and r.mask != (1 << (32 * chip.block(r.name).words)) - 1:
+        lo = (r.mask & -r.mask).bit_length() - 1
+        width = (r.mask >> lo).bit_length()
+        if lo % 8 == 0 and width % 8 == 0:
+            detail = f"bytes {lo // 8}..{(lo + width) // 8 - 1}"
+    return [FieldChange(r.name, r.block, before, after, r.origin, r.secret, detail)]
 
 
 def _conflict(a: Request, b: Request, why: str) -> PlanError:
@@ -321,10 +358,9 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                 )
             _check_protected(image, chip.blocks[block_id], r, r.value & ~current & r.mask)
             staged[block_id] = staged.get(block_id, 0) | (r.value & r.mask)
-            changes.append(
-                FieldChange(r.name, block_id, _describe(chip, r, current),
-                            _describe(chip, r, current | r.value), r.origin, r.secret)
-            )
+            for change in _changes_of(chip, r, current, compiled.key_fingerprints):
+                if change.label() not in {c.label() for c in changes if c.block == block_id}:
+                    changes.append(change)
         _check_coding(image, chip.blocks[block_id], new, reqs)
         new_bits[block_id] = new
 
@@ -347,8 +383,9 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                 continue
             final = progress[blk.id] | pbits
             fingerprint = None
-            if secret:
-                fingerprint = Secret(final.to_bytes(blk.words * 4, "little")).fingerprint
+            if secret:  # the key's own fingerprint, as the changes and the ledger show it
+                fingerprint = compiled.key_fingerprints.get(blk.name) or Secret(
+                    final.to_bytes(blk.words * 4, "little")).fingerprint
             writes.append(BlockWrite(
                 blk.id, blk.name, functools.partial(_words_for, image, blk, pbits, final),
                 pbits, final, phase, secret, fingerprint,
