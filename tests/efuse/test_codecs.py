@@ -136,3 +136,34 @@ def test_text_that_is_no_number_names_the_field() -> None:
         codecs.encode_value(C3, C3.field("SPI_BOOT_CRYPT_CNT"), "yes")
     assert err.value.message == "'yes' is not a number for SPI_BOOT_CRYPT_CNT"
     assert "true/false" in (err.value.hint or "")
+
+
+def test_a_key_purpose_given_as_digits_is_its_number() -> None:
+    assert codecs.encode_value(C3, C3.field("KEY_PURPOSE_0"), " 4 ") == 4
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("SOFT_DIS_JTAG", 8, "8 does not fit SOFT_DIS_JTAG (3 bits)"),
+    ("DIS_ICACHE", 2, "2 does not fit DIS_ICACHE (1 bit)"),
+])
+def test_a_value_too_wide_says_how_wide_the_field_is(field: str, value: int, message: str) -> None:
+    with pytest.raises(InputError) as e:
+        codecs.encode_value(C3, C3.field(field), value)
+    assert e.value.message == message
+
+
+def test_block_data_is_in_memory_order() -> None:
+    f = C3.field("BLOCK_USR_DATA")
+    assert codecs.encode_value(C3, f, "01" + "00" * 31) == 1
+    assert codecs.encode_value(C3, f, bytes([0] * 31 + [1])) == 1 << 248
+
+
+def test_block_data_of_the_wrong_length_or_not_hex_names_the_field() -> None:
+    f = C3.field("BLOCK_USR_DATA")
+    with pytest.raises(InputError) as e:
+        codecs.encode_value(C3, f, "0102")
+    assert e.value.message == "BLOCK_USR_DATA holds 32 bytes, the value has 2"
+    assert "exactly as many hex bytes as the field holds" in (e.value.hint or "")
+    with pytest.raises(InputError) as e:
+        codecs.encode_value(C3, f, "zz")
+    assert e.value.message == "the value of BLOCK_USR_DATA is not hex bytes"

@@ -1,0 +1,18 @@
+"""A flagged block is described in the words `check-error` and refusals print."""
+
+from __future__ import annotations
+
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.flags import block_flags
+
+C3 = load_chip("esp32c3")
+
+
+def test_a_block_with_a_fail_bit_and_corrected_errors_lists_both_flags() -> None:
+    errors = {"EFUSE_RD_RS_ERR0_REG": (1 << 19) | (2 << 12)}  # BLOCK_KEY0: fail bit 19, count [14:12]
+    assert block_flags(C3, errors, 4).describe() == (
+        "BLOCK_KEY0: fail, 2 error(s) (EFUSE_RD_RS_ERR0_REG bit 19; EFUSE_RD_RS_ERR0_REG[14:12] = 2)")
+
+
+def test_a_clean_block_says_so() -> None:
+    assert block_flags(C3, {"EFUSE_RD_RS_ERR0_REG": 1 << 3}, 4).describe() == "BLOCK_KEY0: no error flags"
