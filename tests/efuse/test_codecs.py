@@ -118,8 +118,11 @@ def test_meaning_is_the_tables_word_else_the_value() -> None:
     from fusebook.efuse.image import EfuseImage
     from fusebook.efuse.view import ImageValues
 
-    f = C3.field("SPI_BOOT_CRYPT_CNT")
-    for raw, text in ((0, "Disable"), (1, "Enable"), (2, "2"), (7, "Enable")):
+    cases = [("SPI_BOOT_CRYPT_CNT", 0, "Disable"), ("SPI_BOOT_CRYPT_CNT", 1, "Enable"),
+             ("SPI_BOOT_CRYPT_CNT", 2, "2"), ("SPI_BOOT_CRYPT_CNT", 7, "Enable"),
+             ("KEY_PURPOSE_0", 4, "XTS_AES_128_KEY")]
+    for name, raw, text in cases:
+        f = C3.field(name)
         blocks = list(EfuseImage.blank(C3).blocks)
         blocks[f.block] = f.spread(raw)
         assert ImageValues(EfuseImage(C3, tuple(blocks))).meaning(f.name) == text
@@ -145,6 +148,7 @@ def test_a_key_purpose_given_as_digits_is_its_number() -> None:
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("SOFT_DIS_JTAG", 8, "8 does not fit SOFT_DIS_JTAG (3 bits)"),
     ("DIS_ICACHE", 2, "2 does not fit DIS_ICACHE (1 bit)"),
+    ("UART_PRINT_CONTROL", 4, "4 does not fit UART_PRINT_CONTROL (2 bits)"),
 ])
 def test_a_value_too_wide_says_how_wide_the_field_is(field: str, value: int, message: str) -> None:
     with pytest.raises(InputError) as e:
@@ -167,3 +171,22 @@ def test_block_data_of_the_wrong_length_or_not_hex_names_the_field() -> None:
     with pytest.raises(InputError) as e:
         codecs.encode_value(C3, f, "zz")
     assert e.value.message == "the value of BLOCK_USR_DATA is not hex bytes"
+
+
+def test_hex_bytes_may_hold_spaces_but_not_half_bytes() -> None:
+    assert codecs.parse_hex_bytes(" 01 02\t03 ") == b"\x01\x02\x03"
+    with pytest.raises(InputError) as e:
+        codecs.parse_hex_bytes("0x123")
+    assert e.value.message == "value is not a whole number of hex bytes"
+    with pytest.raises(InputError) as e:
+        codecs.parse_hex_bytes("0x12zz")
+    assert e.value.message == "value is not a whole number of hex bytes"
+    with pytest.raises(InputError) as e:
+        codecs.parse_hex_bytes("123")
+    assert e.value.message == "value is not hex bytes"
+    assert "hex string such as 00112233..., in memory order" in (e.value.hint or "")
+
+
+def test_a_bool_field_reads_as_a_bool() -> None:
+    assert codecs.decode_value(C3, C3.field("DIS_ICACHE"), 1) is True
+    assert codecs.decode_value(C3, C3.field("DIS_ICACHE"), 0) is False
