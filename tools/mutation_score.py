@@ -1,9 +1,10 @@
 """`make mutate`: the mutation score of the core, module by module.
 
-Reads mutmut's results (run `mutmut run` first) and the reviewed list of equivalent
-mutants (tools/mutation_equivalent.txt: one mutant name a line, then `#` and why it cannot
-be told apart from the original). A surviving mutant that is not on that list is a gap in
-the tests: it is named, and the exit status is 1, so a new gap does not go unnoticed.
+Reads mutmut's results (run `mutmut run` first) and the reviewed survivors
+(tools/mutation_equivalent.txt: one mutant name a line, then `#`, "equivalent" or "wording",
+and why). Equivalent mutants leave the score's denominator; wording-only survivors stay in
+it (they are real differences the tests accept). A survivor on neither list is a gap in the
+tests: it is named, and the exit status is 1, so a new gap does not go unnoticed.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "tools" / "mutation_equivalent.txt"
 
 
-def equivalent_names() -> set[str]:
-    """The mutant names reviewed as equivalent (comments and blank lines skipped)."""
-    names = set()
+def reviewed() -> dict[str, str]:
+    """Reviewed survivors: mutant name -> "equivalent" or "wording" (comment lines skipped)."""
+    kinds = {}
     for line in EQUIVALENT.read_text(encoding="utf-8").splitlines():
-        name = line.split("#", 1)[0].strip()
-        if name:
-            names.add(name)
-    return names
+        name, _, reason = line.partition("#")
+        if name.strip():
+            kinds[name.strip()] = "wording" if reason.strip().startswith("wording") else "equivalent"
+    return kinds
 
 
 def results(mutmut: str) -> list[tuple[str, str]]:
@@ -47,7 +48,7 @@ def module_of(name: str) -> str:
 
 def main() -> int:
     mutmut = sys.argv[1] if len(sys.argv) > 1 else "mutmut"
-    equivalent = equivalent_names()
+    kinds = reviewed()
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     gaps = []
     for name, status in results(mutmut):
@@ -55,32 +56,34 @@ def main() -> int:
         c["total"] += 1
         if status in ("killed", "timeout", "segfault"):
             c["killed"] += 1
-        elif status in ("survived", "no tests") and name in equivalent:
-            c["equivalent"] += 1
+        elif status in ("survived", "no tests") and name in kinds:
+            c[kinds[name]] += 1
         elif status in ("survived", "no tests"):
             c["survived"] += 1
             gaps.append(name)
         else:
             c["other"] += 1  # not checked yet, skipped, interrupted
-    print(f"{'module':24} {'killed':>7} {'equiv':>6} {'survived':>9} {'unrun':>6} {'total':>6}  score")
-    print("(survived counts mutants no selected test runs, too: mutmut's 'no tests')")
+    print(f"{'module':24} {'killed':>7} {'equiv':>6} {'wording':>8} {'survived':>9} {'unrun':>6} "
+          f"{'total':>6}  score")
     total: Counter[str] = Counter()
     for module in sorted(counts):
         c = counts[module]
         total.update(c)
         print(_row(module, c))
     print(_row("all", total))
+    print("score = killed / (total - unrun - equiv); survived: no test notices it (or none reaches it), "
+          "not reviewed; unrun: not checked yet")
     for name in gaps:
-        print(f"survived, not known equivalent: {name}", flush=True)
+        print(f"survived, not reviewed: {name}", flush=True)
     return 1 if gaps else 0
 
 
 def _row(label: str, c: Counter[str]) -> str:
-    """Score = killed / (total - equivalent): the share of the mutants that can be caught."""
-    catchable = c["total"] - c["equivalent"]
+    """Score = killed / (checked - equivalent): the share of the catchable mutants caught."""
+    catchable = c["total"] - c["other"] - c["equivalent"]
     score = f"{100 * c['killed'] / catchable:5.1f}%" if catchable else "    -"
-    return (f"{label:24} {c['killed']:7} {c['equivalent']:6} {c['survived']:9} {c['other']:6} "
-            f"{c['total']:6}  {score}")
+    return (f"{label:24} {c['killed']:7} {c['equivalent']:6} {c['wording']:8} {c['survived']:9} "
+            f"{c['other']:6} {c['total']:6}  {score}")
 
 
 if __name__ == "__main__":
