@@ -75,3 +75,11 @@ def test_a_34_coded_write_carries_only_the_new_group() -> None:
     once = plan(ESP32, three_four, {"burn_block_data": {"block": "BLOCK3", "data": "ff" * 6}}).after
     [write] = plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": 6, "data": "01"}}).writes
     assert write.words[0:2] == (0, 0) and write.words[2] == 1 and write.words[4:] == (0, 0, 0, 0)
+
+
+def test_a_plan_shows_field_values_in_the_users_words_and_block_data_as_hex() -> None:
+    [change] = plan(C3, EfuseImage.blank(C3), {"burn_efuse": {"SOFT_DIS_JTAG": 5}}).changes
+    assert (change.field, change.before, change.after) == ("SOFT_DIS_JTAG", 0, 5)
+    [change] = plan(C3, EfuseImage.blank(C3), {"burn_block_data": {"block": "BLOCK3", "offset": 4,
+                                                                   "data": "0102"}}).changes
+    assert (change.before, change.after) == ("0000", "0102")
