@@ -46,3 +46,13 @@ def test_data_the_recipe_read_protects_itself_is_skipped_on_the_next_run(chip, f
     assert again.writes == ()
     assert field in again.skipped or chip.field(field).name in again.skipped
     assert any("already read-protected: skipped, content unverifiable" in w.message for w in again.warnings)
+
+
+def test_more_bits_for_a_written_rs_block_name_the_step_that_adds_them() -> None:
+    done = plan(C3, EfuseImage.blank(C3), {"burn_block_data": {"block": "BLOCK3", "data": "01"}}).after
+    with pytest.raises(PlanError) as e:
+        plan(C3, done, {"burn_block_data": {"block": "BLOCK3", "data": "01"}},
+             {"burn_block_data": {"block": "BLOCK3", "offset": 4, "data": "02"}})
+    assert "Reed-Solomon coded and already written" in e.value.message
+    assert e.value.location is not None and e.value.location.line == 2
+    assert "programmed once; write everything it needs in one plan" in (e.value.hint or "")
