@@ -56,3 +56,27 @@ def test_more_bits_for_a_written_rs_block_name_the_step_that_adds_them() -> None
     assert "Reed-Solomon coded and already written" in e.value.message
     assert e.value.location is not None and e.value.location.line == 2
     assert "programmed once; write everything it needs in one plan" in (e.value.hint or "")
+
+
+ESP32 = load_chip("esp32")
+
+
+@pytest.mark.parametrize("group", [0, 3])
+def test_a_written_34_group_is_refused_naming_its_bytes(group: int) -> None:
+    three_four = plan(ESP32, EfuseImage.blank(ESP32), {"burn_efuse": {"CODING_SCHEME": 1}}).after
+    start = 6 * group
+    once = plan(ESP32, three_four, {"burn_block_data": {"block": "BLOCK3", "offset": start, "data": "01"}}).after
+    with pytest.raises(PlanError) as e:
+        plan(ESP32, once, {"burn_block_data": {"block": "BLOCK3", "offset": start + 5, "data": "01"}})
+    assert e.value.message == (f"BLOCK3 uses 3/4 coding and bytes {start}..{start + 5} are already written: "
+                               "they cannot take more bits (step 'burn_block_data')")
+    assert e.value.location is not None and e.value.location.line == 1
+    assert e.value.hint == "3/4 coding programs each 6-byte group once"
+
+
+def test_block_data_under_the_repeat_scheme_is_refused() -> None:
+    repeat = plan(ESP32, EfuseImage.blank(ESP32), {"burn_efuse": {"CODING_SCHEME": 2}}).after
+    with pytest.raises(PlanError) as e:
+        plan(ESP32, repeat, {"burn_block_data": {"block": "BLOCK3", "data": "01"}})
+    assert e.value.message == "BLOCK3: the REPEAT coding scheme is not supported"
+    assert e.value.location is not None and e.value.location.line == 1
