@@ -16,3 +16,11 @@ def test_a_block_with_a_fail_bit_and_corrected_errors_lists_both_flags() -> None
 
 def test_a_clean_block_says_so() -> None:
     assert block_flags(C3, {"EFUSE_RD_RS_ERR0_REG": 1 << 3}, 4).describe() == "BLOCK_KEY0: no error flags"
+
+
+def test_block0_counts_every_mismatching_bit_and_ignores_missing_registers() -> None:
+    assert block_flags(C3, {}, 0).ok
+    flags = block_flags(C3, {"EFUSE_RD_REPEAT_ERR0_REG": 0b1001, "EFUSE_RD_REPEAT_ERR2_REG": 1 << 31}, 0)
+    assert (flags.fail, flags.errors) == (True, 3)
+    assert flags.describe() == ("BLOCK0: fail, 3 error(s) (EFUSE_RD_REPEAT_ERR0_REG bit 0; "
+                                "EFUSE_RD_REPEAT_ERR0_REG bit 3; EFUSE_RD_REPEAT_ERR2_REG bit 31)")

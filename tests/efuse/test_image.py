@@ -66,3 +66,8 @@ def test_another_table_of_the_chip_keeps_content_errors_and_identity() -> None:
     assert other.chip is table
     assert (other.blocks, dict(other.errors), dict(other.identity)) == (
         image.blocks, {"EFUSE_REG_DEC_STATUS": 4}, {"APB_CTL_DATE": 0x16042000})
+
+
+def test_an_image_needs_every_block() -> None:
+    with pytest.raises(ValueError, match=f"esp32c3 has {len(C3.blocks)} blocks, got 1"):
+        EfuseImage.from_words(C3, [[0] * 8])
