@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fusebook.chips.loader import load_chip
+import pytest
+
+from fusebook.chips.loader import chip_names, load_chip
 from fusebook.efuse.flags import block_flags
 
 C3 = load_chip("esp32c3")
@@ -24,3 +26,11 @@ def test_block0_counts_every_mismatching_bit_and_ignores_missing_registers() -> 
     assert (flags.fail, flags.errors) == (True, 3)
     assert flags.describe() == ("BLOCK0: fail, 3 error(s) (EFUSE_RD_REPEAT_ERR0_REG bit 0; "
                                 "EFUSE_RD_REPEAT_ERR0_REG bit 3; EFUSE_RD_REPEAT_ERR2_REG bit 31)")
+
+
+@pytest.mark.parametrize("name", chip_names())
+def test_registers_missing_from_a_read_count_as_clean(name: str) -> None:
+    chip = load_chip(name)
+    for blk in chip.blocks:
+        flags = block_flags(chip, {}, blk.id)
+        assert (flags.block, flags.name, flags.fail, flags.errors, flags.flags) == (blk.id, blk.name, False, 0, ())
