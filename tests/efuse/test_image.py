@@ -71,3 +71,10 @@ def test_another_table_of_the_chip_keeps_content_errors_and_identity() -> None:
 def test_an_image_needs_every_block() -> None:
     with pytest.raises(ValueError, match=f"esp32c3 has {len(C3.blocks)} blocks, got 1"):
         EfuseImage.from_words(C3, [[0] * 8])
+
+
+def test_a_block_is_unreadable_once_its_own_rd_dis_bit_is_burned() -> None:
+    blk = C3.block("BLOCK_SYS_DATA2")
+    hidden = _with(EfuseImage.blank(C3), "RD_DIS", 1 << blk.rd_dis[0])
+    assert EfuseImage.blank(C3).block_readable(blk) and not hidden.block_readable(blk)
+    assert hidden.block_readable(C3.block("BLOCK_KEY0"))
