@@ -78,3 +78,12 @@ def test_a_block_is_unreadable_once_its_own_rd_dis_bit_is_burned() -> None:
     hidden = _with(EfuseImage.blank(C3), "RD_DIS", 1 << blk.rd_dis[0])
     assert EfuseImage.blank(C3).block_readable(blk) and not hidden.block_readable(blk)
     assert hidden.block_readable(C3.block("BLOCK_KEY0"))
+
+
+def test_a_field_is_frozen_by_its_own_wr_dis_bit_only() -> None:
+    f = C3.field("SOFT_DIS_JTAG")
+    assert f.wr_dis is not None and f.wr_dis > 1
+    blank = EfuseImage.blank(C3)
+    assert blank.field_writeable(f)
+    assert not _with(blank, "WR_DIS", 1 << f.wr_dis).field_writeable(f)
+    assert _with(blank, "WR_DIS", (1 << (f.wr_dis + 1)) | (1 << (f.wr_dis - 1))).field_writeable(f)
