@@ -87,3 +87,10 @@ def test_a_field_is_frozen_by_its_own_wr_dis_bit_only() -> None:
     assert blank.field_writeable(f)
     assert not _with(blank, "WR_DIS", 1 << f.wr_dis).field_writeable(f)
     assert _with(blank, "WR_DIS", (1 << (f.wr_dis + 1)) | (1 << (f.wr_dis - 1))).field_writeable(f)
+
+
+def test_a_field_is_frozen_with_its_block() -> None:
+    f = C3.field("BLOCK_USR_DATA")
+    bit = C3.blocks[f.block].wr_dis
+    assert bit is not None
+    assert not _with(EfuseImage.blank(C3), "WR_DIS", 1 << bit).field_writeable(f)
