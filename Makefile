@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-station test fuzz venv clean bench schema chipdata chipdocs
+.PHONY: demo demo-station test fuzz mutate venv clean bench schema chipdata chipdocs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,9 @@ chipdocs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-out
+
+# Mutation testing of the core (docs/safety.md, "Mutation testing"); slow, not part of `make test`.
+# mutmut keeps its state in mutants/: a second run only re-checks what changed.
+mutate: $(STAMP)
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 1
+	$(PY) tools/mutation_score.py $(VENV)/bin/mutmut

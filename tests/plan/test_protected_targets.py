@@ -107,7 +107,7 @@ def burn_bit_recipes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, api.
 
 
 @pytest.mark.parametrize("chip,field", BLOCK0_FIELDS)
-def test_burn_bit_into_a_write_protected_block0_field_is_refused(
+def test_burn_bit_into_a_write_protected_block0_field_is_refused_naming_the_bit(
     burn_bit_recipes: dict[str, api.LoadedRecipe], chip: str, field: str
 ) -> None:
     c = load_chip(chip)
@@ -118,21 +118,28 @@ def test_burn_bit_into_a_write_protected_block0_field_is_refused(
     assert api.plan(burn_bit_recipes[chip], EfuseImage.blank(c), index=bit).plan.writes  # burnable
     with pytest.raises(PlanError, match="write-protected") as e:
         api.plan(burn_bit_recipes[chip], image, index=bit)
-    assert f.name in e.value.message or "WR_DIS" in e.value.message
+    assert f"write-protected by {_first_field(c, bit).name} (WR_DIS bit {f.wr_dis});" in e.value.message
 
 
 ESP32_HIDDEN_BLOCK0 = [f.name for f in load_chip("esp32").fields if f.block == 0 and f.rd_dis]
 
 
 @pytest.mark.parametrize("field", ESP32_HIDDEN_BLOCK0)
-def test_burn_bit_into_a_read_protected_block0_field_is_refused(
+def test_burn_bit_into_a_read_protected_block0_field_is_refused_naming_the_bit(
     burn_bit_recipes: dict[str, api.LoadedRecipe], field: str
 ) -> None:
     c = load_chip("esp32")
     f = c.field(field)
     image = with_bits(EfuseImage.blank(c), "RD_DIS", sum(1 << b for b in f.rd_dis))
-    with pytest.raises(PlanError, match="read-protected"):
+    with pytest.raises(PlanError, match="read-protected") as e:
         api.plan(burn_bit_recipes["esp32"], image, index=f.start)
+    bits = "/".join(map(str, f.rd_dis))
+    assert f"read-protected by {_first_field(c, f.start).name} (RD_DIS bit {bits}):" in e.value.message
+
+
+def _first_field(chip: ChipDef, bit: int) -> FieldDef:
+    """The first field of BLOCK0 in table order holding `bit`: the one a refusal names."""
+    return next(f for f in chip.fields_in_block(0) if (f.mask >> bit) & 1)
 
 
 def test_c2_half_read_protected_key_block_cannot_take_more_rs_coded_bits(tmp_path: Path) -> None:

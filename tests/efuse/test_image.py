@@ -1,0 +1,96 @@
+"""What an image answers about protection by name, its digest, and a change of table."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.image import EfuseImage
+
+C3 = load_chip("esp32c3")
+ESP32 = load_chip("esp32")
+
+
+def _with(image: EfuseImage, field: str, raw: int) -> EfuseImage:
+    f = image.chip.field(field)
+    blocks = list(image.blocks)
+    blocks[f.block] |= f.spread(raw)
+    return image.with_blocks(tuple(blocks))
+
+
+@pytest.mark.parametrize("name", ["SOFT_DIS_JTAG", "BLOCK_KEY0", "BLOCK4"])
+def test_writeable_by_name_follows_the_guarding_wr_dis_bit(name: str) -> None:
+    blank = EfuseImage.blank(C3)
+    bit = C3.field(name).wr_dis if C3.has_field(name) else C3.block(name).wr_dis
+    assert bit is not None
+    assert blank.writeable(name)
+    assert not _with(blank, "WR_DIS", 1 << bit).writeable(name)
+    other = 0 if bit else 1
+    assert _with(blank, "WR_DIS", 1 << other).writeable(name)
+
+
+def test_a_name_without_a_wr_dis_bit_stays_writeable() -> None:
+    assert _with(EfuseImage.blank(C3), "WR_DIS", 0xFFFFFFFF).writeable("BLOCK0")
+
+
+@pytest.mark.parametrize("name", ["BLOCK_KEY0", "BLOCK4", "BLOCK_SYS_DATA2"])
+def test_readable_by_name_follows_the_guarding_rd_dis_bit(name: str) -> None:
+    blank = EfuseImage.blank(C3)
+    bits = C3.field(name).rd_dis if C3.has_field(name) else C3.block(name).rd_dis
+    assert blank.readable(name)
+    for b in bits:
+        assert not _with(blank, "RD_DIS", 1 << b).readable(name)
+    others = sum(1 << b for b in range(C3.field("RD_DIS").bits) if b not in bits)
+    assert _with(blank, "RD_DIS", others).readable(name)
+
+
+def test_a_name_without_rd_dis_bits_stays_readable() -> None:
+    assert _with(EfuseImage.blank(C3), "RD_DIS", 0x7F).readable("SOFT_DIS_JTAG")
+    assert _with(EfuseImage.blank(ESP32), "RD_DIS", 0xF).readable("BLOCK0")
+
+
+def test_the_digest_covers_the_chip_name_and_each_block_in_memory_order() -> None:
+    image = _with(EfuseImage.blank(C3), "WR_DIS", 1)
+    stored = b"".join(v.to_bytes(b.words * 4, "little") for v, b in zip(image.blocks, C3.blocks, strict=True))
+    assert stored[:4] == b"\x01\0\0\0"
+    assert image.digest() == hashlib.sha256(b"esp32c3" + stored).hexdigest()
+
+
+def test_another_table_of_the_chip_keeps_content_errors_and_identity() -> None:
+    image = EfuseImage(ESP32, _with(EfuseImage.blank(ESP32), "WR_DIS", 1).blocks,
+                       {"EFUSE_REG_DEC_STATUS": 4}, {"APB_CTL_DATE": 0x16042000})
+    table = load_chip("esp32")
+    other = image.with_chip(table)
+    assert other.chip is table
+    assert (other.blocks, dict(other.errors), dict(other.identity)) == (
+        image.blocks, {"EFUSE_REG_DEC_STATUS": 4}, {"APB_CTL_DATE": 0x16042000})
+
+
+def test_an_image_needs_every_block() -> None:
+    with pytest.raises(ValueError, match=f"esp32c3 has {len(C3.blocks)} blocks, got 1"):
+        EfuseImage.from_words(C3, [[0] * 8])
+
+
+def test_a_block_is_unreadable_once_its_own_rd_dis_bit_is_burned() -> None:
+    blk = C3.block("BLOCK_SYS_DATA2")
+    hidden = _with(EfuseImage.blank(C3), "RD_DIS", 1 << blk.rd_dis[0])
+    assert EfuseImage.blank(C3).block_readable(blk) and not hidden.block_readable(blk)
+    assert hidden.block_readable(C3.block("BLOCK_KEY0"))
+
+
+def test_a_field_is_frozen_by_its_own_wr_dis_bit_only() -> None:
+    f = C3.field("SOFT_DIS_JTAG")
+    assert f.wr_dis is not None and f.wr_dis > 1
+    blank = EfuseImage.blank(C3)
+    assert blank.field_writeable(f)
+    assert not _with(blank, "WR_DIS", 1 << f.wr_dis).field_writeable(f)
+    assert _with(blank, "WR_DIS", (1 << (f.wr_dis + 1)) | (1 << (f.wr_dis - 1))).field_writeable(f)
+
+
+def test_a_field_is_frozen_with_its_block() -> None:
+    f = C3.field("BLOCK_USR_DATA")
+    bit = C3.blocks[f.block].wr_dis
+    assert bit is not None
+    assert not _with(EfuseImage.blank(C3), "WR_DIS", 1 << bit).field_writeable(f)
