@@ -43,9 +43,11 @@ def _connection_options(p: argparse.ArgumentParser, snapshot: bool = False, tabl
     g.add_argument("--efuse-file", "--path-efuse-file", type=Path,
                    help="virtual chip state, in the layout of espefuse's --path-efuse-file (its name works too)")
     g.add_argument("--factory-mac", help="a new virtual chip's factory MAC (default: derived from --efuse-file)")
-    g.add_argument("--baud", "-b", type=integer, default=115200)
-    g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
-    g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
+    g.add_argument("--baud", "-b", type=integer, default=115200, help="serial baud rate (default 115200)")
+    g.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"],
+                   help="how to reset the chip into its ROM bootloader before connecting (default default-reset)")
+    g.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"],
+                   help="reset the chip when done (hard-reset, default) or leave it in the bootloader (no-reset)")
     if snapshot:
         g.add_argument("--snapshot", "-s", help="fusebook snapshot, espefuse efuse file (with --chip), EFSR token, or 'blank'")
         _token_option(g)
@@ -119,13 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", parents=[common],
                        help="check recipes without a chip (or against one, or a snapshot: what fits its coding)")
-    s.add_argument("recipes", nargs="+", type=Path)
+    s.add_argument("recipes", nargs="+", type=Path, help="recipe files to check")
     _connection_options(s, snapshot=True, table=False)
 
     s = sub.add_parser("plan", help="dry-run a recipe against a chip or snapshot", parents=[_format_option(
         "efsw", help="text, json, or efsw: espefuse's staged-write token of the plan (EFSW:...), "
         "for esp_efuse_token_burn() in firmware")])
-    s.add_argument("recipe", type=Path)
+    s.add_argument("recipe", type=Path, help="the recipe file")
     _connection_options(s, snapshot=True)
     _recipe_options(s)
     s.add_argument("-o", "--output", type=Path, help="save the plan as JSON")
@@ -134,12 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("render", parents=[common],
                        help="what a recipe's templates give for one unit: vars, inputs, steps and their `when`")
-    s.add_argument("recipe", type=Path)
+    s.add_argument("recipe", type=Path, help="the recipe file")
     _connection_options(s, snapshot=True)
     _recipe_options(s)
 
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
-    s.add_argument("recipe", type=Path)
+    s.add_argument("recipe", type=Path, help="the recipe file, or a plan saved with `plan -o PLAN.json`")
     _connection_options(s)
     _recipe_options(s, auto=True)
     s.add_argument("--yes", "-y", "--do-not-confirm", action="store_true",
@@ -149,14 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
-    s.add_argument("recipe", type=Path)
+    s.add_argument("recipe", type=Path, help="the recipe file")
     s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (default: the recipe's `indices:`; needed when the recipe uses `index`)")
     s.add_argument("--snapshot", "-s", default="blank",
                    help="the chip state to plan against (default: a blank chip of each chip the recipe lists)")
     _token_option(s)
     s.add_argument("--chip", "-c", default=None, help="check for this chip only")
-    s.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
-    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
+    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
@@ -204,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list", action="store_true", help="list the templates and the chips each fits")
 
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
-    s.add_argument("--chip", "-c", required=True)
+    s.add_argument("--chip", "-c", required=True, help="the chip to emulate, e.g. esp32c3")
     s.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:5555; a fleet: 127.0.0.1:0)")
     s.add_argument("--efuse-file", "--path-efuse-file", type=Path,
                    help="the chip's state file, in espefuse's --path-efuse-file layout (default: in memory)")
@@ -236,15 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the config files execute_scripts was given (args.configfiles)")
 
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
-    s.add_argument("action", choices=["list", "show", "export"])
-    s.add_argument("id", nargs="?", type=integer)
-    s.add_argument("--ledger", default=None, metavar="PATH|URL")
-    s.add_argument("--limit", type=integer, default=50)
-    s.add_argument("--chip", dest="chip_mac")
-    s.add_argument("--recipe")
-    s.add_argument("--csv", action="store_true")
+    s.add_argument("action", choices=["list", "show", "export"],
+                   help="list records (newest first), show one record, or export them all")
+    s.add_argument("id", nargs="?", type=integer, help="show: the record's id")
+    s.add_argument("--ledger", default=None, metavar="PATH|URL",
+                   help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB")
+    s.add_argument("--limit", type=integer, default=50, help="list: at most this many (default 50)")
+    s.add_argument("--chip", dest="chip_mac", help="list, export: only this chip, by its factory MAC")
+    s.add_argument("--recipe", help="list, export: only this recipe, by its name")
+    s.add_argument("--csv", action="store_true", help="export: as CSV, one row per record")
     s.add_argument("--allocations", action="store_true", help="list: the indices allocated by --index auto")
-    s.add_argument("-o", "--output", type=Path)
+    s.add_argument("-o", "--output", type=Path, help="export: write to this file (default: standard output)")
     return p
 
 

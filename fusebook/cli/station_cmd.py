@@ -26,7 +26,7 @@ from fusebook.numbers import integer
 
 def add_parser(sub: Any, common: argparse.ArgumentParser, recipe_options: Callable[..., None]) -> None:
     s = sub.add_parser("station", parents=[common], help="burn units on many ports at once, one after another")
-    s.add_argument("recipe", type=Path)
+    s.add_argument("recipe", type=Path, help="the recipe file")
     g = s.add_argument_group("ports (any mix, each port once)")
     g.add_argument("--port", "-p", action="append", default=[], metavar="URL",
                    help="a port (repeatable): /dev/ttyUSB0, socket://host:port, rfc2217://...")
@@ -35,9 +35,11 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, recipe_options: Callab
                    help="every USB serial port of a known Espressif device or USB-UART bridge")
     c = s.add_argument_group("chip connection (as apply)")
     c.add_argument("--chip", "-c", default="auto", help="chip name (default: auto-detect)")
-    c.add_argument("--baud", "-b", type=integer, default=115200)
-    c.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"])
-    c.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"])
+    c.add_argument("--baud", "-b", type=integer, default=115200, help="serial baud rate (default 115200)")
+    c.add_argument("--before", default="default-reset", choices=["default-reset", "usb-reset", "no-reset"],
+                   help="how to reset the chip into its ROM bootloader before connecting (default default-reset)")
+    c.add_argument("--after", "-a", default="hard-reset", choices=["hard-reset", "no-reset"],
+                   help="reset the chip when done (hard-reset, default) or leave it in the bootloader (no-reset)")
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     recipe_options(s, auto=True)
     s.add_argument("--once", action="store_true", help="each port once, then the summary and exit")
