@@ -586,6 +586,19 @@ class SignalAbort(KeyboardInterrupt):
         self.signame = signame
 
 
+@contextlib.contextmanager
+def handling_stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """`handler` for every stop signal while the block runs; the previous handlers after."""
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
 def _say(text: str) -> None:
     """Write to stderr from a signal handler: unbuffered, so it cannot re-enter sys.stderr."""
     with contextlib.suppress(OSError):
@@ -620,14 +633,8 @@ def _stop_on_signals(stop: api.StopRequest) -> Iterator[None]:
             _say(f"fusebook: {name} again: still finishing the program in flight, then recording "
                  "what is done; the chip is never left mid-program\n")
 
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    for s in STOP_SIGNALS:
-        signal.signal(s, handler)
-    try:
+    with handling_stop_signals(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 def _ledger(args: argparse.Namespace) -> Any:

@@ -103,7 +103,7 @@ def _signals(station: api.Station) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    from fusebook.cli.main import STOP_SIGNALS, _say
+    from fusebook.cli.main import _say, handling_stop_signals
 
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -116,14 +116,8 @@ def _signals(station: api.Station) -> Iterator[None]:
             _say(f"fusebook station: {name}: stopping every port; {burning} unit(s) burning finish the "
                  "program in flight (never cut) and record what is done\n")
 
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    for s in STOP_SIGNALS:
-        signal.signal(s, handler)
-    try:
+    with handling_stop_signals(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 def run_station(args: argparse.Namespace, out: Any, load: Callable[[argparse.Namespace], api.LoadedRecipe],

@@ -406,21 +406,10 @@ def _loopback(host: str) -> str:
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """`HOST:PORT`, `[::1]:PORT` or `:PORT` (loopback); port 0 picks a free one."""
-    text = listen.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.lstrip(":")
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep:
-            host, port_text = "", text
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise InputError(f"bad listen address {listen!r}", hint="use HOST:PORT, e.g. 127.0.0.1:5555") from None
-    if not 0 <= port <= 65535:
-        raise InputError(f"port {port} out of range", hint="use a port from 0 (any free) to 65535")
-    return _loopback(host or "127.0.0.1"), port
+    from fusebook.addresses import host_port
+
+    host, port = host_port(listen, "--listen", "127.0.0.1:5555")
+    return _loopback(host), port
 
 
 class VirtualRomServer:

@@ -50,21 +50,9 @@ def is_loopback(host: str) -> bool:
 
 def parse_address(text: str) -> tuple[str, int]:
     """`HOST:PORT`, `[IPv6]:PORT` or `PORT` (on 127.0.0.1); port 0 picks a free one."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep:
-            host, port_text = "", text
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise InputError(f"--web {text!r}: not HOST:PORT", hint="e.g. --web 127.0.0.1:8080") from None
-    if not 0 <= port <= 65535:
-        raise InputError(f"--web {text!r}: port {port} is out of range", hint="use a port from 1 to 65535")
-    return host or "127.0.0.1", port
+    from fusebook.addresses import host_port
+
+    return host_port(text, "--web", "127.0.0.1:8080")
 
 
 def web_settings(web: str | None, web_host: str | None, web_token: str | None) -> WebSettings:
