@@ -9,6 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+from tests.fuzz.profiles import PROFILE
+
+# Every property test of the suite runs the project's profile unless it names its own
+# settings: in `make test` derandomized (the same examples every run), with no deadline
+# and no health checks that a loaded machine would trip; under `make fuzz`, random seeds.
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture
