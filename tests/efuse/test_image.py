@@ -94,3 +94,42 @@ def test_a_field_is_frozen_with_its_block() -> None:
     bit = C3.blocks[f.block].wr_dis
     assert bit is not None
     assert not _with(EfuseImage.blank(C3), "WR_DIS", 1 << bit).field_writeable(f)
+
+
+def test_a_block_field_stays_writeable_beside_other_blocks_wr_dis_bits() -> None:
+    f = C3.field("BLOCK_USR_DATA")
+    bit = C3.blocks[f.block].wr_dis
+    assert bit is not None and bit > 0
+    neighbours = (1 << (bit + 1)) | (1 << (bit - 1))
+    assert _with(EfuseImage.blank(C3), "WR_DIS", neighbours).field_writeable(f)
+
+
+C2 = load_chip("esp32c2")
+FULL = (1 << 256) - 1
+
+
+def _c2_key_block(rd_dis: int) -> EfuseImage:
+    blocks = list(EfuseImage.blank(C2).blocks)
+    blocks[C2.block("BLOCK_KEY0").id] = FULL
+    return _with(EfuseImage.blank(C2).with_blocks(tuple(blocks)), "RD_DIS", rd_dis)
+
+
+def test_esp32c2_hides_each_128_bit_half_of_block_key0_by_its_own_rd_dis_bit() -> None:
+    blk = C2.block("BLOCK_KEY0")
+    low, high = blk.rd_dis
+    low_hidden = _c2_key_block(1 << low).as_read().blocks[blk.id]
+    assert low_hidden == FULL & ~((1 << 128) - 1)
+    high_hidden = _c2_key_block(1 << high).as_read().blocks[blk.id]
+    assert high_hidden == (1 << 128) - 1
+    assert _c2_key_block((1 << low) | (1 << high)).as_read().blocks[blk.id] == 0
+    assert _c2_key_block(0).as_read().blocks[blk.id] == FULL
+
+
+def test_a_field_fits_when_its_bits_lie_in_the_blocks_data_under_the_coding_scheme() -> None:
+    f = ESP32.field("BLOCK3")
+    blank = EfuseImage.blank(ESP32)
+    assert blank.field_fits(f)
+    coded = _with(blank, "CODING_SCHEME", 1)  # 3/4: 24 data bytes
+    assert not coded.field_fits(f)
+    assert coded.field_fits(ESP32.field("CUSTOM_MAC_CRC"))
+    assert coded.field_fits(ESP32.field("SOFT_DIS_JTAG" if ESP32.has_field("SOFT_DIS_JTAG") else "WR_DIS"))
