@@ -1,0 +1,73 @@
+"""fusebook's RegisterBus over espefuse's own eFuse controller emulator.
+
+fusebook's virtual chip is built from fusebook's chip data, so a mistake shared by the
+data and the Controller (a register address, a command value, the RS or 3/4 coding, the
+block a program command names) would pass every test run against it. espefuse's
+emulator (`espefuse.efuse.<chip>.emulate_efuse_controller`) is written from Espressif's
+facts independently: it reacts to writes of the command register, checks the coding of
+what the write registers hold, leaves write-protected bits alone and hides read-protected
+data. Driving fusebook's Controller against it is a second oracle for the register
+traffic itself.
+
+The bus is honest: every read and write of the Controller reaches the emulator unchanged
+(masked writes arrive as the read-modify-write the bus protocol prescribes). One thing
+the emulator does differently from the silicon is made up for here, and only that: the
+ESP32's emulator burns its write registers when the *read* command comes (espefuse always
+reads straight after programming), while the silicon burns them at the program command;
+fusebook clears the WDATA registers between the two, as ESP-IDF does, so right after the
+program command this bus asks the emulator to run its own burn routine. What is burned,
+how the coding is checked and which bits are protected stay the emulator's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+from pathlib import Path
+from typing import Any
+
+
+def emulator(chip: str, efuse_file: Path | None = None) -> Any:
+    """espefuse's emulator of `chip`, on `efuse_file` (espefuse's layout) or in memory."""
+    module = importlib.import_module(f"espefuse.efuse.{chip}.emulate_efuse_controller")
+    with contextlib.redirect_stdout(io.StringIO()):
+        return module.EmulateEfuseController(str(efuse_file) if efuse_file else None)
+
+
+class EspefuseEmulatorBus:
+    """The RegisterBus protocol (`read`, `write`) over one espefuse emulator."""
+
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self.writes: list[tuple[int, int]] = []
+        regs = emu.REGS
+        # the ESP32's controller (EFUSE_REG_CMD) is the one whose emulator burns late
+        self._late_burn = (regs.EFUSE_REG_CMD, regs.EFUSE_CMD_WRITE) if hasattr(regs, "EFUSE_REG_CMD") else None
+
+    def read(self, addr: int) -> int:
+        return int(self.emu.read_reg(addr))
+
+    def write(self, addr: int, value: int, *, delay_after_us: int = 0) -> None:
+        self.writes.append((addr, value))
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.emu.write_reg(addr, value)
+            if self._late_burn == (addr, value):
+                self.emu.copy_blocks_wr_regs_to_rd_regs()
+
+    # -- what the tests compare ------------------------------------------------------
+    def program_commands(self) -> list[int]:
+        """The program commands the emulator received, in order (the command values)."""
+        regs = self.emu.REGS
+        if self._late_burn is not None:
+            return [v for a, v in self.writes if (a, v) == self._late_burn]
+        return [v for a, v in self.writes if a == regs.EFUSE_CMD_REG and v & regs.EFUSE_PGM_CMD]
+
+
+def block_words(emu: Any) -> dict[str, list[int]]:
+    """Each block's read registers, by espefuse's block name: the eFuse words as read."""
+    out = {}
+    for name in emu.Blocks.BLOCKS:
+        blk = emu.Blocks.get(name)
+        out[blk.name] = [int(emu.read_reg(blk.rd_addr + 4 * i)) for i in range(blk.len)]
+    return out
