@@ -4,7 +4,8 @@ A folder holds `recipe.yaml` (and any file it names), optionally a start image
 (`start.json`, a fusebook snapshot, or `start.efuse`, an espefuse efuse file; none means a
 new virtual chip) and `expected.yaml`; tests/cases/README.md describes the format. Each
 case runs `fusebook apply recipe.yaml --virt --chip CHIP --efuse-file F --yes --no-ledger`
-on a copy of the start image and checks what `expected.yaml` says.
+on a copy of the start image and checks what `expected.yaml` says (with `espefuse:`, also
+against espefuse: its burn, its reading, its controller emulator; or its refusal).
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from typing import Any
 
 import espefuse
 import pytest
+from esptool import FatalError
 from ruamel.yaml import YAML
 
 from fusebook.chips.loader import load_chip
+from fusebook.chips.models import ChipDef
 from fusebook.efuse.view import ImageValues
 from fusebook.snapshot.formats import from_efuse_file, load_snapshot, to_efuse_file
 from fusebook.virtual.chip import open_virtual
 
+from ..differential.espefuse_emulator_bus import apply_on_emulator, block_words, emulator
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_fields
 from ..differential.espefuse_tables import memoised_tables
 from ..e2e.conftest import fusebook
@@ -77,9 +81,14 @@ def espefuse_cli(chip: str, efuse_file: Path, commands: list[list[Any]], cwd: Pa
         os.chdir(here)
 
 
+def _chip(name: str, efuse_file: Path) -> ChipDef:
+    """The chip table for the revision the file's chip has, as a session picks it."""
+    return load_chip(name, from_efuse_file(efuse_file, load_chip(name)).revision)
+
+
 def _same_reading(chip_name: str, efuse_file: Path) -> int:
     """fusebook reads `efuse_file` to the field values espefuse shows; how many compared."""
-    chip = load_chip(chip_name)
+    chip = _chip(chip_name, efuse_file)
     view = ImageValues(from_efuse_file(efuse_file, chip))
     compared = 0
     for name, expected in espefuse_fields(chip_name, efuse_file).items():
@@ -114,22 +123,32 @@ def test_case(case: Path, tmp_path: Path) -> None:
     assert r.code == expected.get("exit", 0), r.err
     for fragment in expected.get("error", []):
         assert fragment in r.err, r.err
+    theirs = tmp_path / "espefuse.efuse"
+    theirs.write_bytes(before)
     if r.code:
         assert ours.read_bytes() == before, "a refused apply changed the chip"
         located = {m[0] for m in re.findall(r"([\w.-]+\.yaml):(\d+):", r.err)}
         assert located & {p.name for p in work.iterdir()} - {"expected.yaml"}, f"no FILE:LINE of the case's in {r.err}"
+        if "espefuse" in expected:  # espefuse refuses the same burn
+            with pytest.raises((FatalError, SystemExit, KeyError, AssertionError)):
+                espefuse_cli(chip, theirs, expected["espefuse"], work)
+            assert theirs.read_bytes() == before, "espefuse burned what it refused"
         return
 
-    view = ImageValues(from_efuse_file(ours, load_chip(chip)))
+    definition = _chip(chip, ours)
+    view = ImageValues(from_efuse_file(ours, definition))
     for name, value in (expected.get("fields") or {}).items():
         assert view.value(name) == value, name
 
     if "espefuse" in expected:
-        theirs = tmp_path / "espefuse.efuse"
-        theirs.write_bytes(before)
         espefuse_cli(chip, theirs, expected["espefuse"], work)
         assert espefuse_blocks(chip, ours) == espefuse_blocks(chip, theirs)
-        assert _same_reading(chip, theirs) >= min(35, len(load_chip(chip).fields) // 2)
+        assert _same_reading(chip, theirs) >= min(35, len(definition.fields) // 2)
+        # the register traffic too: fusebook's Controller on espefuse's own emulator
+        emulated = tmp_path / "emulated.efuse"
+        emulated.write_bytes(before)
+        _, bus = apply_on_emulator(chip, emulated, work / "recipe.yaml")
+        assert block_words(bus.emu) == block_words(emulator(chip, theirs))
 
     # re-applying the finished recipe burns nothing
     after = ours.read_bytes()

@@ -27,6 +27,9 @@ import io
 from pathlib import Path
 from typing import Any
 
+from fusebook import api
+from fusebook.drivers.controller import controller_for
+
 
 def emulator(chip: str, efuse_file: Path | None = None) -> Any:
     """espefuse's emulator of `chip`, on `efuse_file` (espefuse's layout) or in memory."""
@@ -71,3 +74,12 @@ def block_words(emu: Any) -> dict[str, list[int]]:
         blk = emu.Blocks.get(name)
         out[blk.name] = [int(emu.read_reg(blk.rd_addr + 4 * i)) for i in range(blk.len)]
     return out
+
+
+def apply_on_emulator(chip: str, efuse_file: Path, recipe: Path) -> tuple[api.ApplyOutcome, EspefuseEmulatorBus]:
+    """Apply `recipe` the user's way (`fusebook.api`), its Controller on espefuse's emulator
+    of the chip in `efuse_file`."""
+    bus = EspefuseEmulatorBus(emulator(chip, efuse_file))
+    definition = api.load_chip(chip)
+    session = api.Session(definition, controller_for(bus, definition), f"espefuse-emulator:{efuse_file}")
+    return api.apply(api.load_recipe(recipe), session), bus

@@ -27,11 +27,10 @@ import pytest
 from espefuse import init_commands
 
 from fusebook import api
-from fusebook.drivers.controller import controller_for
 
 from ..api_burn import write_recipe
 from .cases_all import ALL_CHIPS, EXTRA_CASES, ChipCase, cases_for, espefuse_actions
-from .espefuse_emulator_bus import EspefuseEmulatorBus, block_words, emulator
+from .espefuse_emulator_bus import apply_on_emulator, block_words, emulator
 from .espefuse_tables import memoised_tables
 
 #: Per chip: the generated cases kept here (the other key packings and flash voltages
@@ -75,22 +74,13 @@ def _espefuse_burn(case: ChipCase, path: Path) -> None:
         cmds.burn_all()
 
 
-def _fusebook_burn(case: ChipCase, path: Path, folder: Path) -> tuple[api.ApplyOutcome, EspefuseEmulatorBus]:
-    """The steps as a recipe, applied through the API to espefuse's emulator on `path`."""
-    bus = EspefuseEmulatorBus(emulator(case.chip, path))
-    chip = api.load_chip(case.chip)
-    session = api.Session(chip, controller_for(bus, chip), f"espefuse-emulator:{path}")
-    outcome = api.apply(api.load_recipe(write_recipe(folder, case.chip, case.steps)), session)
-    return outcome, bus
-
-
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
 def test_controller_burns_what_espefuse_burns(case: ChipCase, tmp_path: Path) -> None:
     ours, theirs = tmp_path / "fusebook.bin", tmp_path / "espefuse.bin"
     _start(case, theirs)
     shutil.copyfile(theirs, ours)
 
-    outcome, bus = _fusebook_burn(case, ours, tmp_path / "recipe")
+    outcome, bus = apply_on_emulator(case.chip, ours, write_recipe(tmp_path / "recipe", case.chip, case.steps))
     assert outcome.plan.writes, "the case must burn something"
     # one program command per planned block write: a clean emulator needs no retry
     assert len(bus.program_commands()) == len(outcome.plan.writes)
