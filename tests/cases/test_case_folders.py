@@ -33,7 +33,7 @@ from fusebook.virtual.chip import open_virtual
 from ..differential.espefuse_emulator_bus import apply_on_emulator, block_words, emulator
 from ..differential.espefuse_oracle import espefuse_blocks, espefuse_fields
 from ..differential.espefuse_tables import memoised_tables
-from ..e2e.conftest import fusebook
+from ..e2e.conftest import Run, fusebook
 
 HERE = Path(__file__).parent
 CASES = sorted(p.parent for p in HERE.glob("*/*/expected.yaml"))
@@ -105,6 +105,31 @@ def _same_reading(chip_name: str, efuse_file: Path) -> int:
     return compared
 
 
+def _refused(r: Run, expected: dict[str, Any], work: Path, chip: str, ours: Path, theirs: Path,
+             before: bytes) -> None:
+    """A refusal: nothing burned, the message located; espefuse refuses the same burn."""
+    assert ours.read_bytes() == before, "a refused apply changed the chip"
+    located = {m[0] for m in re.findall(r"([\w.-]+\.yaml):(\d+):", r.err)}
+    assert located & {p.name for p in work.iterdir()} - {"expected.yaml"}, f"no FILE:LINE of the case's in {r.err}"
+    if "espefuse" in expected:
+        with pytest.raises((FatalError, SystemExit, KeyError, AssertionError)):
+            espefuse_cli(chip, theirs, expected["espefuse"], work)
+        assert theirs.read_bytes() == before, "espefuse burned what it refused"
+
+
+def _burned_like_espefuse(commands: list[list[Any]], work: Path, chip: str, ours: Path, theirs: Path,
+                          before: bytes) -> None:
+    """espefuse's burn of `commands` leaves the blocks fusebook's did, and fusebook reads its
+    file as espefuse does; fusebook's Controller on espefuse's own emulator burns the same."""
+    espefuse_cli(chip, theirs, commands, work)
+    assert espefuse_blocks(chip, ours) == espefuse_blocks(chip, theirs)
+    assert _same_reading(chip, theirs) >= min(35, len(_chip(chip, theirs).fields) // 2)
+    emulated = theirs.with_name("emulated.efuse")
+    emulated.write_bytes(before)
+    _, bus = apply_on_emulator(chip, emulated, work / "recipe.yaml")
+    assert block_words(bus.emu) == block_words(emulator(chip, theirs))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])
 def test_case(case: Path, tmp_path: Path) -> None:
     expected = _yaml(case / "expected.yaml") or {}
@@ -112,9 +137,10 @@ def test_case(case: Path, tmp_path: Path) -> None:
     chip = case.parent.name  # the recipe's own `chip:` must agree, or the apply refuses
     work = tmp_path / "case"
     shutil.copytree(case, work)
-    ours = tmp_path / "chip.efuse"
+    ours, theirs = tmp_path / "chip.efuse", tmp_path / "espefuse.efuse"
     start_image(case, chip, ours)
     before = ours.read_bytes()
+    theirs.write_bytes(before)
 
     argv = ["apply", work / "recipe.yaml", "--virt", "--chip", chip, "--efuse-file", ours, "--yes",
             "--no-ledger"]
@@ -123,32 +149,15 @@ def test_case(case: Path, tmp_path: Path) -> None:
     assert r.code == expected.get("exit", 0), r.err
     for fragment in expected.get("error", []):
         assert fragment in r.err, r.err
-    theirs = tmp_path / "espefuse.efuse"
-    theirs.write_bytes(before)
     if r.code:
-        assert ours.read_bytes() == before, "a refused apply changed the chip"
-        located = {m[0] for m in re.findall(r"([\w.-]+\.yaml):(\d+):", r.err)}
-        assert located & {p.name for p in work.iterdir()} - {"expected.yaml"}, f"no FILE:LINE of the case's in {r.err}"
-        if "espefuse" in expected:  # espefuse refuses the same burn
-            with pytest.raises((FatalError, SystemExit, KeyError, AssertionError)):
-                espefuse_cli(chip, theirs, expected["espefuse"], work)
-            assert theirs.read_bytes() == before, "espefuse burned what it refused"
+        _refused(r, expected, work, chip, ours, theirs, before)
         return
 
-    definition = _chip(chip, ours)
-    view = ImageValues(from_efuse_file(ours, definition))
+    view = ImageValues(from_efuse_file(ours, _chip(chip, ours)))
     for name, value in (expected.get("fields") or {}).items():
         assert view.value(name) == value, name
-
     if "espefuse" in expected:
-        espefuse_cli(chip, theirs, expected["espefuse"], work)
-        assert espefuse_blocks(chip, ours) == espefuse_blocks(chip, theirs)
-        assert _same_reading(chip, theirs) >= min(35, len(definition.fields) // 2)
-        # the register traffic too: fusebook's Controller on espefuse's own emulator
-        emulated = tmp_path / "emulated.efuse"
-        emulated.write_bytes(before)
-        _, bus = apply_on_emulator(chip, emulated, work / "recipe.yaml")
-        assert block_words(bus.emu) == block_words(emulator(chip, theirs))
+        _burned_like_espefuse(expected["espefuse"], work, chip, ours, theirs, before)
 
     # re-applying the finished recipe burns nothing
     after = ours.read_bytes()
