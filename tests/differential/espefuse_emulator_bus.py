@@ -17,6 +17,14 @@ reads straight after programming), while the silicon burns them at the program c
 fusebook clears the WDATA registers between the two, as ESP-IDF does, so right after the
 program command this bus asks the emulator to run its own burn routine. What is burned,
 how the coding is checked and which bits are protected stay the emulator's.
+
+The reference burn is espefuse's own, on a second emulator. There one simplification of
+the emulator is set right (`esptool_update_reg`): its `update_reg` ORs the value in
+unshifted, where esptool's, talking to a chip, shifts it into the mask and replaces those
+bits. With esptool's, the programming timings espefuse sets up land where they land on a
+chip, so the register window can be compared (all of it but the write registers): the eFuse
+words, the error registers and the timing registers fusebook's chip data gives the
+Controller.
 """
 
 from __future__ import annotations
@@ -24,8 +32,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from espefuse.efuse.emulate_efuse_controller_base import EmulateEfuseControllerBase
+from esptool.loader import ESPLoader
 
 from fusebook import api
 from fusebook.drivers.controller import controller_for
@@ -67,13 +79,50 @@ class EspefuseEmulatorBus:
         return [v for a, v in self.writes if a == regs.EFUSE_CMD_REG and v & regs.EFUSE_PGM_CMD]
 
 
-def block_words(emu: Any) -> dict[str, list[int]]:
-    """Each block's read registers, by espefuse's block name: the eFuse words as read."""
-    out = {}
+@contextlib.contextmanager
+def esptool_update_reg() -> Iterator[None]:
+    """espefuse's burns in this block run esptool's `update_reg` (shift into the mask,
+    replace those bits) on the emulator, as they would on a chip."""
+    original = EmulateEfuseControllerBase.update_reg
+
+    def update_reg(self: Any, addr: int, mask: int, new_val: int) -> None:
+        ESPLoader.update_reg(self, addr, mask, new_val)
+
+    EmulateEfuseControllerBase.update_reg = update_reg  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        EmulateEfuseControllerBase.update_reg = original  # type: ignore[method-assign]
+
+
+def write_registers(emu: Any) -> set[int]:
+    """The write registers (PGM_DATA and CHECK_VALUE, or the ESP32's WDATA), by the
+    emulator's own extent of them. They are scratch: fusebook clears them after key
+    material, espefuse leaves what it wrote; what was burned is in the read registers."""
+    out = set()
     for name in emu.Blocks.BLOCKS:
         blk = emu.Blocks.get(name)
-        out[blk.name] = [int(emu.read_reg(blk.rd_addr + 4 * i)) for i in range(blk.len)]
+        out.update(blk.wr_addr + 4 * i for i in range(emu.get_bitlen_of_block(blk, wr=True) // 32))
     return out
+
+
+def register_window(emu: Any) -> dict[int, int]:
+    """Every register of the emulated controller's window but the write registers, by address."""
+    base, size = emu.REGS.DR_REG_EFUSE_BASE, emu.REGS.EFUSE_MEM_SIZE
+    scratch = write_registers(emu)
+    return {addr: int(emu.read_reg(addr)) for addr in range(base, base + size, 4) if addr not in scratch}
+
+
+def window_differences(mine: Any, reference: Any) -> list[str]:
+    """The registers whose values differ, named by block word where they are one."""
+    names = {}
+    for name in reference.Blocks.BLOCKS:
+        blk = reference.Blocks.get(name)
+        for i in range(blk.len):
+            names[blk.rd_addr + 4 * i] = f"{blk.name} word {i}"
+    a, b = register_window(mine), register_window(reference)
+    return [f"{names.get(addr, hex(addr))}: fusebook {a[addr]:#010x}, espefuse {b[addr]:#010x}"
+            for addr in a if a[addr] != b[addr]]
 
 
 def apply_on_emulator(chip: str, efuse_file: Path, recipe: Path) -> tuple[api.ApplyOutcome, EspefuseEmulatorBus]:
