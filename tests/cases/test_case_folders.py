@@ -148,8 +148,8 @@ def test_case(case: Path, tmp_path: Path) -> None:
     before = ours.read_bytes()
     theirs.write_bytes(before)
 
-    argv = ["apply", work / "recipe.yaml", "--virt", "--chip", chip, "--efuse-file", ours, "--yes",
-            "--no-ledger"]
+    argv = ["apply", str(work / "recipe.yaml"), "--virt", "--chip", chip, "--efuse-file", str(ours),
+            "--yes", "--no-ledger"]
     r = fusebook(*argv)
     assert "Traceback" not in r.err
     assert r.code == expected.get("exit", 0), r.err

@@ -99,7 +99,7 @@ def write_registers(emu: Any) -> set[int]:
     """The write registers (PGM_DATA and CHECK_VALUE, or the ESP32's WDATA), by the
     emulator's own extent of them. They are scratch: fusebook clears them after key
     material, espefuse leaves what it wrote; what was burned is in the read registers."""
-    out = set()
+    out: set[int] = set()
     for name in emu.Blocks.BLOCKS:
         blk = emu.Blocks.get(name)
         out.update(blk.wr_addr + 4 * i for i in range(emu.get_bitlen_of_block(blk, wr=True) // 32))
