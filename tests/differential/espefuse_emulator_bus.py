@@ -66,7 +66,7 @@ class EspefuseEmulatorBus:
     def write(self, addr: int, value: int, *, delay_after_us: int = 0) -> None:
         self.writes.append((addr, value))
         with contextlib.redirect_stdout(io.StringIO()):
-            self.emu.write_reg(addr, value)
+            self.emu.write_reg(addr, value, delay_after_us=delay_after_us)
             if self._late_burn == (addr, value):
                 self.emu.copy_blocks_wr_regs_to_rd_regs()
 
