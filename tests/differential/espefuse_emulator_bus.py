@@ -14,8 +14,9 @@ The bus is honest: every read and write of the Controller reaches the emulator u
 the emulator does differently from the silicon is made up for here, and only that: the
 ESP32's emulator burns its write registers when the *read* command comes (espefuse always
 reads straight after programming), while the silicon burns them at the program command;
-fusebook clears the WDATA registers between the two, as ESP-IDF does, so right after the
-program command this bus asks the emulator to run its own burn routine. What is burned,
+fusebook clears the WDATA registers between the two (ESP-IDF's HAL, too, clears the
+program registers before its read command), so right after the program command this bus
+asks the emulator to run its own burn routine. What is burned,
 how the coding is checked and which bits are protected stay the emulator's.
 
 The reference burn is espefuse's own, on a second emulator. There one simplification of
