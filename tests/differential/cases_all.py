@@ -352,32 +352,3 @@ EXTRA_CASES.append(
         {"burn_efuse": {"RECOVERY_BOOTLOADER_FLASH_SECTOR": 0x635, "BOOTLOADER_ANTI_ROLLBACK_SECURE_VERSION": 0xB}},
     ]),
 )
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Steps both tools must refuse (espefuse raises; fusebook's planner says why)."""
-
-    id: str
-    chip: str
-    steps: list[dict[str, Any]]
-    setup: list[dict[str, Any]] = field(default_factory=list)
-    revision: int | None = None
-
-
-REFUSALS = [
-    Refusal("esp32s3-usb-jtag-pair", "esp32s3",
-            [{"burn_efuse": {"DIS_USB_JTAG": 1, "DIS_USB_SERIAL_JTAG": 1}}]),
-    Refusal("esp32s3-usb-jtag-pair-later", "esp32s3",
-            [{"burn_efuse": {"DIS_USB_SERIAL_JTAG": 1}}], setup=[{"burn_efuse": {"DIS_USB_JTAG": 1}}]),
-    Refusal("esp32c2-digest-must-stay-readable", "esp32c2", [{"read_protect_efuse": ["BLOCK_KEY0"]}]),
-    Refusal("esp32c2-secure-boot-digest-readable", "esp32c2",
-            [{"read_protect_efuse": ["BLOCK_KEY0_HI_128"]}], setup=[{"burn_efuse": {"SECURE_BOOT_EN": 1}}]),
-    Refusal("esp32p4-v1-no-5-bit-purposes", "esp32p4",
-            [_key_step(load_chip("esp32p4", 0), "BLOCK_KEY0", "ECDSA_KEY_P192", 31)]),
-    Refusal("esp32c3-block9-erratum", "esp32c3",
-            [{"burn_key": {"block": "BLOCK_KEY5", "purpose": "XTS_AES_128_KEY", "data": key_bytes(32).hex()}}]),
-    Refusal("esp32h2-block9-erratum", "esp32h2",
-            [_key_step(load_chip("esp32h2", 0), "BLOCK_KEY5", "ECDSA_KEY", 33)]),
-    Refusal("esp32e22-no-flash-voltage", "esp32e22", [{"set_flash_voltage": "3.3V"}]),
-]

@@ -18,14 +18,12 @@ from typing import Any
 
 import pytest
 from espefuse import init_commands
-from esptool import FatalError
 
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.efuse import codecs
 from fusebook.efuse.image import CODING_RS, EfuseImage
 from fusebook.efuse.view import ImageValues
-from fusebook.errors import InputError, PlanError
 from fusebook.plan.model import BurnPlan
 from fusebook.snapshot.formats import from_efuse_file
 
@@ -33,9 +31,7 @@ from ..api_burn import burn_steps
 from .cases_all import (
     ALL_CHIPS,
     EXTRA_CASES,
-    REFUSALS,
     ChipCase,
-    Refusal,
     cases_for,
     espefuse_actions,
 )
@@ -165,21 +161,3 @@ def test_same_burn_as_espefuse(case: ChipCase, tmp_path: Path) -> None:
 
     again = fusebook_burn(case.chip, case.steps, ours)
     assert again.writes == (), [w.block_name for w in again.writes]
-
-
-@pytest.mark.parametrize("refusal", REFUSALS, ids=[r.id for r in REFUSALS])
-def test_refused_like_espefuse(refusal: Refusal, tmp_path: Path) -> None:
-    ours, theirs = tmp_path / "fusebook.bin", tmp_path / "espefuse.bin"
-    case = ChipCase(refusal.id, refusal.chip, refusal.steps, revision=refusal.revision,
-                    setup=espefuse_actions(load_chip(refusal.chip, refusal.revision or 0), refusal.setup)
-                    if refusal.setup else None)
-    prepare(case, ours, theirs)
-    before = theirs.read_bytes() if theirs.exists() else None
-    with pytest.raises((FatalError, KeyError, AssertionError)):
-        espefuse_burn_and_read(case, theirs)
-    if before is not None:
-        assert from_efuse_file(theirs, chip_for(case.chip, theirs)).blocks == from_efuse_file(
-            ours, chip_for(case.chip, ours)).blocks
-    with pytest.raises((PlanError, InputError)) as e:
-        fusebook_burn(case.chip, case.steps, ours)
-    assert "Traceback" not in str(e.value)

@@ -1,43 +1,14 @@
-"""Acceptance form: `fusebook apply --virt --chip C --efuse-file F --yes` against espefuse's
-own virtual controller from the same starting file; both files read back by espefuse."""
+"""Acceptance form: fusebook's command line reads a chip file espefuse burned.
+
+The burns compared with espefuse's through `fusebook apply --virt` are case folders
+(tests/cases/, run by tests/cases/test_case_folders.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from ruamel.yaml import YAML
-
-from ..api_burn import same_start
-from ..differential.cases import CASES, Case
-from ..differential.espefuse_oracle import espefuse_blocks, espefuse_burn
+from ..differential.espefuse_oracle import espefuse_burn
 from .conftest import fusebook
-
-
-def write_recipe(path: Path, case: Case) -> Path:
-    recipe = {"fusebook": 1, "name": case.id, "chip": case.chip, "steps": case.steps}
-    with open(path, "w") as f:
-        YAML().dump(recipe, f)
-    return path
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_cli_apply_matches_espefuse(case: Case, tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path / "recipe.yaml", case)
-    ours, theirs = tmp_path / "ours.efuse", tmp_path / "theirs.efuse"
-    same_start(case.chip, ours, theirs)
-    r = fusebook("apply", recipe, "--virt", "--chip", case.chip, "--efuse-file", ours, "--yes",
-                 "--no-ledger")
-    assert r.code == 0, r.err
-    espefuse_burn(case.chip, theirs, case.espefuse)
-    assert espefuse_blocks(case.chip, ours) == espefuse_blocks(case.chip, theirs)
-    # re-applying the finished recipe burns nothing
-    before = ours.read_bytes()
-    r = fusebook("apply", recipe, "--virt", "--chip", case.chip, "--efuse-file", ours, "--yes",
-                 "--no-ledger", "--format", "json")
-    assert r.code == 0, r.err
-    assert r.json["outcome"] == "nothing-to-do"
-    assert ours.read_bytes() == before
 
 
 def test_fusebook_reads_what_espefuse_burned(tmp_path: Path) -> None:
