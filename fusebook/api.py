@@ -47,6 +47,7 @@ from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 if TYPE_CHECKING:
+    from fusebook.ledger.store import Ledger
     from fusebook.testing.runner import CaseResult
     from fusebook.testing.runner import Report as TestReport
 
@@ -499,7 +500,7 @@ class ApplyOutcome:
         return bool(self.result and (self.result.verified or self.result.locked_out))
 
 
-def _auto_range(loaded: LoadedRecipe, ledger: Any, indices: str | None) -> Any:
+def _auto_range(loaded: LoadedRecipe, ledger: Ledger | None, indices: str | None) -> Any:
     """The range `--index auto` draws from; without a ledger or a range it is invalid input."""
     from fusebook.indices import parse_range
 
@@ -515,7 +516,7 @@ def _auto_range(loaded: LoadedRecipe, ledger: Any, indices: str | None) -> Any:
     return parse_range(loaded.recipe.indices, "indices")
 
 
-def _allocate(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, mac: str, span: Any) -> int:
+def _allocate(ledger: Ledger, loaded: LoadedRecipe, image: EfuseImage, mac: str, span: Any) -> int:
     """The unit's index from the ledger; a refusal (done, range used up, no identity) is recorded."""
     from fusebook.ledger.errors import IndexRefused
 
@@ -532,7 +533,7 @@ def apply(
     index: int | str | None = None,
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
     indices: str | None = None,
@@ -554,7 +555,7 @@ def apply(
         raise InputError(f"index {index!r} is neither a number nor {AUTO_INDEX!r}")
     image = session.read_image()
     mac = factory_mac(image)
-    if span is not None:
+    if span is not None and ledger is not None:  # _auto_range refused a span without a ledger
         index = _allocate(ledger, loaded, image, mac, span)
     assert not isinstance(index, str)
     if on_index is not None:
@@ -597,14 +598,15 @@ def apply(
         except PlanError as e:  # another station took a per-unit value in the meantime
             _record_refusal(ledger, loaded, image, index, mac, e)
             raise
+    progress = ApplyResult()
     try:
-        result = commit(burn, session.controller, stop=stop, on_event=on_event)
+        result = commit(burn, session.controller, stop=stop, on_event=on_event, progress=progress)
         after = result.after if result.after is not None else session.read_image()
         if not result.locked_out:  # a locked-out chip cannot be read back
             _assert(loaded, "ensure", _context(loaded, after, index, burn), BurnError)
     except BaseException as e:
         if ledger is not None and record_id is not None:
-            _finish_failed(ledger, record_id, session, e, burn)
+            _finish_failed(ledger, record_id, session, e, burn, progress)
         raise
     if ledger is not None and record_id is not None:
         ledger.finish(record_id, outcome="ok", after_token=_token(after, burn), exit_code=0)
@@ -627,7 +629,7 @@ def _warn_unknown_identity(burn: BurnPlan, mac: str) -> BurnPlan:
     return replace(burn, warnings=burn.warnings + (note,))
 
 
-def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
+def _confirm_skipped_keys(ledger: Ledger, burn: BurnPlan, mac: str) -> None:
     """A read-protected key skipped as 'already burned' must be the key the ledger knows."""
     for block in burn.skipped:
         wanted = burn.key_fingerprints.get(block)
@@ -642,8 +644,8 @@ def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
             )
 
 
-def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException,
-                   burn: BurnPlan | None = None) -> None:
+def _finish_failed(ledger: Ledger, record_id: int, session: Session, e: BaseException,
+                   burn: BurnPlan | None = None, progress: ApplyResult | None = None) -> None:
     """Record how a burn ended early.
 
     A stop between programs is "partial" (exit 4) or, before the first program, "aborted"
@@ -666,7 +668,6 @@ def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseExcepti
         ledger.finish(record_id, outcome="failed", after_token=after_token,
                       exit_code=e.exit_code, error=e.message)
     else:
-        progress = getattr(e, "progress", None)
         sent = progress is not None and (progress.programs > 0 or progress.in_flight is not None)
         report = f"\n{progress.report(burn)}" if progress is not None and burn is not None else ""
         if sent:
@@ -677,7 +678,7 @@ def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseExcepti
                           error=f"{type(e).__name__} before the first program command{report}")
 
 
-def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
+def _begin(ledger: Ledger, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
            index: int | None, mac: str, unique: dict[str, str]) -> int:
     """Open a ledger record for this unit (a refusal has no plan)."""
     import json
@@ -700,7 +701,7 @@ def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: Efus
     ))
 
 
-def _record_refusal(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
+def _record_refusal(ledger: Ledger, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
                     mac: str, err: FusebookError) -> None:
     record_id = _begin(ledger, loaded, None, image, index, mac, {})
     ledger.finish(record_id, outcome="refused", after_token=None, exit_code=err.exit_code,
@@ -844,7 +845,7 @@ def apply_saved(
     session: Session,
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
 ) -> ApplyOutcome:

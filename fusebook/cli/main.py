@@ -729,7 +729,7 @@ def _ended_early(out: Out, e: FusebookError, shown: list[Any], outcome: str) -> 
 
     Under `--format json` stdout is still one complete document, with `outcome`.
     """
-    progress = getattr(e, "progress", None)
+    progress = e.progress
     plan = shown[-1] if shown else None
     report = progress.report(plan) if progress is not None and plan is not None else None
     headline = e.message.split("\n", 1)[0]
