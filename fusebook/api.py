@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusebook import provenance
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
@@ -42,6 +43,7 @@ from fusebook.files import read_bounded, read_text_bounded
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
 from fusebook.plan.planner import build_plan
+from fusebook.provenance import RecipeFile
 from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
@@ -128,7 +130,11 @@ class LoadedRecipe:
     input_digests: dict[str, str]
     chips: tuple[str, ...]
     extension: tuple[str, str] | None = None  # (CSV text, its path) of a custom eFuse table
+    #: the files read to load it (the recipe, its includes, inputs, the custom table); a plan
+    #: adds the step files it reads (`PlanResult.files`)
+    files: tuple[RecipeFile, ...] = ()
     _file_cache: dict[Path, bytes] = field(default_factory=dict)
+    _file_entries: dict[Path, RecipeFile] = field(default_factory=dict)
     _extended: dict[str, Any] = field(default_factory=dict)  # chip name -> CustomTable
     _keys: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
 
@@ -180,6 +186,8 @@ class LoadedRecipe:
         if path not in self._file_cache:
             self._file_cache[path] = read_bounded(path, "file", limit=STEP_FILE_LIMIT, location=location,
                                                   display=name)
+            self._file_entries[path] = provenance.secret(path, self.path.parent, self._file_cache[path])
+        provenance.read(self._file_entries[path])
         return self._file_cache[path]
 
 
@@ -238,7 +246,27 @@ def load_recipe(
         input_digests=digests,
         chips=tuple(load_chip(c).name for c in chips),
         extension=extension,
+        files=_loaded_files(p, recipe, recipe_bytes, digests, dict(input_overrides or {}), extension),
     )
+
+
+def _loaded_files(path: Path, recipe: Any, recipe_bytes: bytes, digests: Mapping[str, str],
+                  overrides: Mapping[str, str], extension: tuple[str, str] | None) -> tuple[RecipeFile, ...]:
+    """The recipe, its includes, its inputs (a secret one by fingerprint, as `input_digests`)
+    and the custom eFuse table, each by path relative to the recipe and digest."""
+    base = path.parent
+    files = [provenance.plain(path, base, recipe_bytes)]
+    from fusebook.recipe.loader import MAX_FILE_BYTES
+
+    for shown in recipe.sources.files[1:]:  # the includes, as the loader read them
+        files.append(provenance.plain(shown, base, read_bounded(Path(shown), "recipe file", limit=MAX_FILE_BYTES)))
+    for name, spec in recipe.inputs.items():
+        where = Path(overrides[name]) if name in overrides else base / spec.file
+        files.append(RecipeFile(provenance.relative(where, base), digests[name]))
+    if extension is not None:
+        text, source = extension
+        files.append(provenance.plain(source, base, text.encode()))
+    return tuple(files)
 
 
 # -- planning ------------------------------------------------------------------------
@@ -247,6 +275,8 @@ class PlanResult:
     plan: BurnPlan
     index: int | None
     unique_values: dict[str, str]
+    #: every file this plan read: the recipe's (`LoadedRecipe.files`) and its steps' `file:`s
+    files: tuple[RecipeFile, ...] = ()
 
 
 def _secrets(image: EfuseImage, burn: BurnPlan | None) -> dict[int, int]:
@@ -369,6 +399,13 @@ def _ecdsa_key(loaded: LoadedRecipe, args: dict[str, Any], step: Any, chip: Chip
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
     """Render the recipe for one unit and plan it against `image` (exit 3 if impossible)."""
+    with provenance.collecting() as step_files:
+        result = _plan(loaded, image, index)
+    result.files = loaded.files + tuple(sorted(step_files.values()))
+    return result
+
+
+def _plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None) -> PlanResult:
     table_warnings = loaded.table_warnings(image.chip)
     image = loaded.with_extension(image)
     chip = image.chip
@@ -584,7 +621,8 @@ def apply(
         _confirm_skipped_keys(ledger, burn, mac)
     if burn.empty:
         if ledger is not None:
-            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values,
+                               result_plan.files)
             ledger.finish(record_id, outcome="nothing-to-do", after_token=_token(image, burn),
                           exit_code=0)
         return ApplyOutcome(burn, None, image, record_id, index)
@@ -594,7 +632,8 @@ def apply(
         stop.phase = "burning"
     if ledger is not None:
         try:
-            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values,
+                               result_plan.files)
         except PlanError as e:  # another station took a per-unit value in the meantime
             _record_refusal(ledger, loaded, image, index, mac, e)
             raise
@@ -679,8 +718,13 @@ def _finish_failed(ledger: Ledger, record_id: int, session: Session, e: BaseExce
 
 
 def _begin(ledger: Ledger, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
-           index: int | None, mac: str, unique: dict[str, str]) -> int:
-    """Open a ledger record for this unit (a refusal has no plan)."""
+           index: int | None, mac: str, unique: dict[str, str], files: tuple[RecipeFile, ...] = ()) -> int:
+    """Open a ledger record for this unit (a refusal has no plan).
+
+    The record's recipe digest covers every file the plan read (`files`), or for a unit
+    refused before it had a plan, the files the recipe was loaded from.
+    """
+    files = files or loaded.files
     import json
 
     body = burn.to_json() if burn is not None else None
@@ -689,7 +733,8 @@ def _begin(ledger: Ledger, loaded: LoadedRecipe, burn: BurnPlan | None, image: E
         revision=image.revision,
         factory_mac=mac,
         recipe_name=loaded.name,
-        recipe_sha256=loaded.sha256,
+        recipe_sha256=provenance.digest(files),
+        recipe_files=[f.to_json() for f in files],
         index=index,
         input_digests=loaded.input_digests,
         plan_json=json.dumps(body, sort_keys=True) if body else None,

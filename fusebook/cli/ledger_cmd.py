@@ -17,6 +17,22 @@ def ledger_target(args: argparse.Namespace) -> str:
     return str(args.ledger or os.environ.get("FUSEBOOK_LEDGER") or "fusebook-ledger.sqlite")
 
 
+#: How much of a record's recipe digest `ledger list` shows: enough to tell recipes apart.
+DIGEST_SHOWN = 12
+
+
+def show_text(data: dict[str, Any]) -> str:
+    """`ledger show`: a line per field; the files the plan read a line each, under it."""
+    lines = []
+    for k, v in data.items():
+        if k == "recipe_files":
+            lines.append(f"{k}:" + ("" if v else " (not recorded)"))
+            lines += [f"  {f['path']}  {f['digest']}" for f in v]
+        else:
+            lines.append(f"{k}: {v}")
+    return "\n".join(lines)
+
+
 def run_ledger(args: argparse.Namespace, out: Any) -> int:
     from fusebook.ledger.db import is_url
     from fusebook.ledger.store import Ledger
@@ -48,9 +64,9 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
                 {"records": [r.to_json() for r in records]},
                 lambda: table(
                     ((r.id, r.started_at, r.chip_type, r.factory_mac, r.recipe_name,
-                      "" if r.index is None else r.index, r.outcome)
+                      "" if r.index is None else r.index, r.outcome, r.recipe_sha256[:DIGEST_SHOWN])
                      for r in records),
-                    ("id", "started", "chip", "factory MAC", "recipe", "index", "outcome"),
+                    ("id", "started", "chip", "factory MAC", "recipe", "index", "outcome", "recipe digest"),
                 ),
             )
             return 0
@@ -61,7 +77,7 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
             if record is None:
                 raise InputError(f"no ledger record {args.id} in {ledger.where}")
             data = record.to_json()
-            out.emit(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+            out.emit(data, lambda: show_text(data))
             return 0
         if not args.csv and out.fmt != "json":
             raise InputError("`ledger export` writes CSV: add --csv")
