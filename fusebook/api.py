@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusebook import __version__ as __version__  # `fusebook --version`
 from fusebook import provenance
 from fusebook.chips.loader import load_chip
-from fusebook.chips.models import ChipDef
+from fusebook.chips.models import ChipDef, FieldDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
 from fusebook.convert import ConvertResult, convert_script
+from fusebook.efuse.codecs import crc8_custom_mac, decode_value
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
@@ -38,20 +40,25 @@ from fusebook.errors import (
     PlanError,
     SourceLocation,
     Stopped,
+    did_you_mean,
 )
 from fusebook.files import read_bounded, read_text_bounded
+from fusebook.numbers import integer
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
-from fusebook.plan.planner import build_plan
+from fusebook.plan.planner import build_plan, coding_name
 from fusebook.provenance import RecipeFile
 from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 if TYPE_CHECKING:
+    from fusebook.chips.custom_table import CustomTable, TableWarning
     from fusebook.ledger.store import Ledger
     from fusebook.testing.runner import CaseResult
     from fusebook.testing.runner import Report as TestReport
+    from fusebook.web.board import LedgerBoard, StationBoard
+    from fusebook.web.server import WebServer, WebSettings
 
 __all__ = [
     "AUTO_INDEX",
@@ -59,11 +66,13 @@ __all__ = [
     "ApplyOutcome",
     "BurnError",
     "BurnPlan",
+    "ChipDef",
     "CommitEvent",
     "ConnectOptions",
     "ConvertResult",
     "EfuseImage",
     "EventStream",
+    "FieldDef",
     "FusebookError",
     "InputError",
     "JsonLinesSink",
@@ -71,6 +80,10 @@ __all__ = [
     "LoadedRecipe",
     "PlanError",
     "PlanResult",
+    "RecipeCheck",
+    "RecipeFile",
+    "Secret",
+    "SecretValue",
     "Session",
     "SourceLocation",
     "Station",
@@ -79,28 +92,47 @@ __all__ = [
     "StopRequest",
     "Stopped",
     "UnitEvent",
+    "UnitRendering",
     "apply",
     "apply_saved",
+    "coding_name",
     "connect",
     "convert_script",
+    "crc8_custom_mac",
+    "custom_table",
+    "decode_value",
+    "did_you_mean",
     "efsr_token",
     "efsw_token",
     "error_flags",
     "has_key_material",
     "indices",
+    "integer",
     "iter_plans",
+    "ledger_board",
+    "ledger_file",
     "load_chip",
     "load_recipe",
     "load_snapshot",
     "new_recipe",
+    "open_ledger",
     "plan",
+    "read_extension",
     "render_unit",
     "resolve_ports",
     "run_tests",
     "saved_plan",
+    "schema_text",
+    "serve_virtual",
+    "serve_virtual_fleet",
     "snapshot_json",
     "starter_chips",
     "starter_kinds",
+    "station_board",
+    "validate_recipe",
+    "web_server",
+    "web_settings",
+    "write_efuse_file",
 ]
 
 
@@ -202,7 +234,7 @@ def extend_table(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
     return custom_table(chip, csv_text, source).chip
 
 
-def custom_table(chip: ChipDef, csv_text: str, source: str) -> Any:
+def custom_table(chip: ChipDef, csv_text: str, source: str) -> CustomTable:
     """The chip extended by a custom eFuse table, with its warnings (a `CustomTable`)."""
     from fusebook.chips.custom_table import load_table
 
@@ -1017,6 +1049,137 @@ def new_recipe(kind: str, chip: str) -> str:
     from fusebook.starters import render_starter
 
     return render_starter(kind, load_chip(chip))
+
+
+# -- validation, schemas, files --------------------------------------------------------
+@dataclass(frozen=True)
+class RecipeCheck:
+    """What `validate_recipe` found in one recipe: every problem (exit codes as the
+    contract's) and the custom table's warnings (overlapping fields)."""
+
+    path: Path
+    problems: tuple[FusebookError, ...]
+    warnings: tuple[TableWarning, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_recipe(path: str | Path, image: EfuseImage | None = None) -> RecipeCheck:
+    """Check a recipe without planning it (`fusebook validate`): every problem, not the first.
+
+    Without `image` the recipe is checked for every chip it lists; with one (a chip read,
+    a snapshot) for that chip only, and each field also against the chip's coding scheme.
+    A recipe for another chip is a PlanError (exit 3) among the problems.
+    """
+    from fusebook.recipe import loader
+    from fusebook.recipe.validate import validate_recipe as _validate
+    from fusebook.recipe.validation import RecipeErrors
+
+    p = Path(path)
+    warnings: list[TableWarning] = []
+    try:
+        recipe = loader.load_recipe(p)
+        names = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+        chips = [load_chip(c) for c in names]
+        if image is not None:
+            if image.chip.name not in [c.name for c in chips]:
+                raise PlanError(f"the recipe is for {', '.join(c.name for c in chips)}, "
+                                f"the chip is {image.chip.description}", location=SourceLocation(str(p)))
+            chips = [image.chip]
+        problems: list[FusebookError] = list(_validate(recipe, chips, image=image, warnings=warnings))
+    except RecipeErrors as e:
+        problems = list(e.problems)
+    except FusebookError as e:
+        problems = [e]
+    return RecipeCheck(p, tuple(problems), tuple(warnings))
+
+
+def schema_text(which: str = "recipe") -> str:
+    """The JSON Schema of recipe files (`which="recipe"`) or of recipe test files (`"test"`)."""
+    if which == "test":
+        from fusebook.testing.schema import schema_text as text_of
+    elif which == "recipe":
+        from fusebook.recipe.schema import schema_text as text_of
+    else:
+        raise ValueError(f"no schema {which!r}: 'recipe' or 'test'")
+    return text_of()
+
+
+def write_efuse_file(image: EfuseImage, path: Path) -> None:
+    """`image` as an espefuse `--path-efuse-file` (its virtual chip's file), written to `path`."""
+    from fusebook.snapshot.formats import to_efuse_file
+
+    to_efuse_file(image, path)
+
+
+# -- the ledger ------------------------------------------------------------------------
+def ledger_file(target: str) -> Path | None:
+    """The SQLite file a ledger target names, or None for a `postgresql://` URL."""
+    from fusebook.ledger.db import is_url
+
+    return None if is_url(target) else Path(target)
+
+
+def open_ledger(target: str) -> Ledger:
+    """The ledger at `target`: an SQLite file (created if new) or a `postgresql://` URL.
+
+    Pass it to `apply(..., ledger=)`; close it (or use it as a context manager) when done.
+    """
+    from fusebook.ledger.store import Ledger
+
+    return Ledger(target)
+
+
+# -- virtual chips and the web page ----------------------------------------------------
+def serve_virtual(chip: str, *, listen: str, efuse_file: Path | None = None, faults: str | None = None,
+                  latency_ms: float = 0.0, factory_mac: str | None = None) -> None:
+    """A virtual chip on TCP speaking the ROM protocol (`serve-virtual`), until Ctrl-C or SIGTERM."""
+    from fusebook.virtual.server import run_server
+
+    run_server(chip, listen=listen, efuse_file=efuse_file, faults=faults, latency_ms=latency_ms,
+               factory_mac=factory_mac)
+
+
+def serve_virtual_fleet(chip: str, count: int, listen: str, *, efuse_dir: Path | None = None,
+                        swap_after: int | None = None, latency_ms: float = 0.0,
+                        factory_mac: str | None = None) -> None:
+    """`count` virtual chips, each on a free port (`serve-virtual --count`), until Ctrl-C or SIGTERM."""
+    from fusebook.virtual.fleet import run_fleet
+
+    run_fleet(chip, count, listen, efuse_dir=efuse_dir, swap_after=swap_after, latency_ms=latency_ms,
+              factory_mac=factory_mac)
+
+
+def web_settings(web: str | None, host: str | None, token: str | None) -> WebSettings:
+    """The live page's address and token from `--web HOST:PORT`, `--web-host`, `--web-token`."""
+    from fusebook.web.server import web_settings as settings
+
+    return settings(web, host, token)
+
+
+def station_board(title: str, ports: Iterable[str]) -> StationBoard:
+    """A station's live page content; subscribe it to the station's events."""
+    from fusebook.web.board import StationBoard
+
+    return StationBoard(title, ports)
+
+
+def ledger_board(title: str, ledger: Ledger, poll_s: float = 2.0) -> LedgerBoard:
+    """A ledger's live page content (`fusebook dashboard`), read every `poll_s` seconds."""
+    from fusebook.web.board import LedgerBoard
+
+    return LedgerBoard(title, ledger, poll_s=poll_s)
+
+
+def web_server(board: StationBoard | LedgerBoard, settings: WebSettings,
+               open_ledger: Callable[[], Ledger] | None = None, *, ledger: Ledger | None = None) -> WebServer:
+    """The page's server over `board`: `open_ledger` opens the ledger its search reads (and
+    the server closes), or `ledger` is one the caller keeps; with neither, no search."""
+    from fusebook.web.server import WebServer
+
+    return WebServer(board, settings, open_ledger, ledger=ledger)
 
 
 # -- the station (fusebook.station imports this module: these come last) ----------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from fusebook import api
+from fusebook.api import InputError
 from fusebook.cli.render import table
-from fusebook.errors import InputError
 
 
 def ledger_target(args: argparse.Namespace) -> str:
@@ -34,17 +34,14 @@ def show_text(data: dict[str, Any]) -> str:
 
 
 def run_ledger(args: argparse.Namespace, out: Any) -> int:
-    from fusebook.ledger.db import is_url
-    from fusebook.ledger.store import Ledger
-
     target = ledger_target(args)
-    if not is_url(target):
-        path = Path(target)
+    path = api.ledger_file(target)
+    if path is not None:
         if args.action == "export" and args.output is not None and args.output.resolve() == path.resolve():
             raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
         if not path.exists():
             raise InputError(f"{path}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
-    with Ledger(target) as ledger:
+    with api.open_ledger(target) as ledger:
         if args.action == "list" and args.allocations:
             allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)
             out.emit(

@@ -406,6 +406,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
 
 
 def coding_name(image: EfuseImage, block: int) -> str:
+    """The coding scheme `image`'s chip applies to `block` now, as espefuse names it."""
     return {CODING_NONE: "NONE", CODING_34: "3/4", CODING_RS: "RS", CODING_REPEAT: "REPEAT"}[
         image.coding(block)
     ]
