@@ -21,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fusebook import __version__ as __version__  # `fusebook --version`
+from fusebook import provenance
 from fusebook.chips.loader import load_chip
-from fusebook.chips.models import ChipDef
+from fusebook.chips.models import ChipDef, FieldDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
 from fusebook.convert import ConvertResult, convert_script
+from fusebook.efuse.codecs import crc8_custom_mac, decode_value
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
@@ -37,18 +40,25 @@ from fusebook.errors import (
     PlanError,
     SourceLocation,
     Stopped,
+    did_you_mean,
 )
 from fusebook.files import read_bounded, read_text_bounded
+from fusebook.numbers import integer
 from fusebook.plan.model import BurnPlan
 from fusebook.plan.operations import Compiled, Operation, compile_operations
-from fusebook.plan.planner import build_plan
+from fusebook.plan.planner import build_plan, coding_name
+from fusebook.provenance import RecipeFile
 from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 if TYPE_CHECKING:
+    from fusebook.chips.custom_table import CustomTable, TableWarning
+    from fusebook.ledger.store import Ledger
     from fusebook.testing.runner import CaseResult
     from fusebook.testing.runner import Report as TestReport
+    from fusebook.web.board import LedgerBoard, StationBoard
+    from fusebook.web.server import WebServer, WebSettings
 
 __all__ = [
     "AUTO_INDEX",
@@ -56,11 +66,13 @@ __all__ = [
     "ApplyOutcome",
     "BurnError",
     "BurnPlan",
+    "ChipDef",
     "CommitEvent",
     "ConnectOptions",
     "ConvertResult",
     "EfuseImage",
     "EventStream",
+    "FieldDef",
     "FusebookError",
     "InputError",
     "JsonLinesSink",
@@ -68,6 +80,10 @@ __all__ = [
     "LoadedRecipe",
     "PlanError",
     "PlanResult",
+    "RecipeCheck",
+    "RecipeFile",
+    "Secret",
+    "SecretValue",
     "Session",
     "SourceLocation",
     "Station",
@@ -76,28 +92,47 @@ __all__ = [
     "StopRequest",
     "Stopped",
     "UnitEvent",
+    "UnitRendering",
     "apply",
     "apply_saved",
+    "coding_name",
     "connect",
     "convert_script",
+    "crc8_custom_mac",
+    "custom_table",
+    "decode_value",
+    "did_you_mean",
     "efsr_token",
     "efsw_token",
     "error_flags",
     "has_key_material",
     "indices",
+    "integer",
     "iter_plans",
+    "ledger_board",
+    "ledger_file",
     "load_chip",
     "load_recipe",
     "load_snapshot",
     "new_recipe",
+    "open_ledger",
     "plan",
+    "read_extension",
     "render_unit",
     "resolve_ports",
     "run_tests",
     "saved_plan",
+    "schema_text",
+    "serve_virtual",
+    "serve_virtual_fleet",
     "snapshot_json",
     "starter_chips",
     "starter_kinds",
+    "station_board",
+    "validate_recipe",
+    "web_server",
+    "web_settings",
+    "write_efuse_file",
 ]
 
 
@@ -127,7 +162,11 @@ class LoadedRecipe:
     input_digests: dict[str, str]
     chips: tuple[str, ...]
     extension: tuple[str, str] | None = None  # (CSV text, its path) of a custom eFuse table
+    #: the files read to load it (the recipe, its includes, inputs, the custom table); a plan
+    #: adds the step files it reads (`PlanResult.files`)
+    files: tuple[RecipeFile, ...] = ()
     _file_cache: dict[Path, bytes] = field(default_factory=dict)
+    _file_entries: dict[Path, RecipeFile] = field(default_factory=dict)
     _extended: dict[str, Any] = field(default_factory=dict)  # chip name -> CustomTable
     _keys: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
 
@@ -179,6 +218,8 @@ class LoadedRecipe:
         if path not in self._file_cache:
             self._file_cache[path] = read_bounded(path, "file", limit=STEP_FILE_LIMIT, location=location,
                                                   display=name)
+            self._file_entries[path] = provenance.secret(path, self.path.parent, self._file_cache[path])
+        provenance.read(self._file_entries[path])
         return self._file_cache[path]
 
 
@@ -193,7 +234,7 @@ def extend_table(chip: ChipDef, csv_text: str, source: str) -> ChipDef:
     return custom_table(chip, csv_text, source).chip
 
 
-def custom_table(chip: ChipDef, csv_text: str, source: str) -> Any:
+def custom_table(chip: ChipDef, csv_text: str, source: str) -> CustomTable:
     """The chip extended by a custom eFuse table, with its warnings (a `CustomTable`)."""
     from fusebook.chips.custom_table import load_table
 
@@ -237,7 +278,27 @@ def load_recipe(
         input_digests=digests,
         chips=tuple(load_chip(c).name for c in chips),
         extension=extension,
+        files=_loaded_files(p, recipe, recipe_bytes, digests, dict(input_overrides or {}), extension),
     )
+
+
+def _loaded_files(path: Path, recipe: Any, recipe_bytes: bytes, digests: Mapping[str, str],
+                  overrides: Mapping[str, str], extension: tuple[str, str] | None) -> tuple[RecipeFile, ...]:
+    """The recipe, its includes, its inputs (a secret one by fingerprint, as `input_digests`)
+    and the custom eFuse table, each by path relative to the recipe and digest."""
+    base = path.parent
+    files = [provenance.plain(path, base, recipe_bytes)]
+    from fusebook.recipe.loader import MAX_FILE_BYTES
+
+    for shown in recipe.sources.files[1:]:  # the includes, as the loader read them
+        files.append(provenance.plain(shown, base, read_bounded(Path(shown), "recipe file", limit=MAX_FILE_BYTES)))
+    for name, spec in recipe.inputs.items():
+        where = Path(overrides[name]) if name in overrides else base / spec.file
+        files.append(RecipeFile(provenance.relative(where, base), digests[name]))
+    if extension is not None:
+        text, source = extension
+        files.append(provenance.plain(source, base, text.encode()))
+    return tuple(files)
 
 
 # -- planning ------------------------------------------------------------------------
@@ -246,6 +307,8 @@ class PlanResult:
     plan: BurnPlan
     index: int | None
     unique_values: dict[str, str]
+    #: every file this plan read: the recipe's (`LoadedRecipe.files`) and its steps' `file:`s
+    files: tuple[RecipeFile, ...] = ()
 
 
 def _secrets(image: EfuseImage, burn: BurnPlan | None) -> dict[int, int]:
@@ -368,6 +431,13 @@ def _ecdsa_key(loaded: LoadedRecipe, args: dict[str, Any], step: Any, chip: Chip
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
     """Render the recipe for one unit and plan it against `image` (exit 3 if impossible)."""
+    with provenance.collecting() as step_files:
+        result = _plan(loaded, image, index)
+    result.files = loaded.files + tuple(sorted(step_files.values()))
+    return result
+
+
+def _plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None) -> PlanResult:
     table_warnings = loaded.table_warnings(image.chip)
     image = loaded.with_extension(image)
     chip = image.chip
@@ -499,7 +569,7 @@ class ApplyOutcome:
         return bool(self.result and (self.result.verified or self.result.locked_out))
 
 
-def _auto_range(loaded: LoadedRecipe, ledger: Any, indices: str | None) -> Any:
+def _auto_range(loaded: LoadedRecipe, ledger: Ledger | None, indices: str | None) -> Any:
     """The range `--index auto` draws from; without a ledger or a range it is invalid input."""
     from fusebook.indices import parse_range
 
@@ -515,7 +585,7 @@ def _auto_range(loaded: LoadedRecipe, ledger: Any, indices: str | None) -> Any:
     return parse_range(loaded.recipe.indices, "indices")
 
 
-def _allocate(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, mac: str, span: Any) -> int:
+def _allocate(ledger: Ledger, loaded: LoadedRecipe, image: EfuseImage, mac: str, span: Any) -> int:
     """The unit's index from the ledger; a refusal (done, range used up, no identity) is recorded."""
     from fusebook.ledger.errors import IndexRefused
 
@@ -532,7 +602,7 @@ def apply(
     index: int | str | None = None,
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
     indices: str | None = None,
@@ -554,7 +624,7 @@ def apply(
         raise InputError(f"index {index!r} is neither a number nor {AUTO_INDEX!r}")
     image = session.read_image()
     mac = factory_mac(image)
-    if span is not None:
+    if span is not None and ledger is not None:  # _auto_range refused a span without a ledger
         index = _allocate(ledger, loaded, image, mac, span)
     assert not isinstance(index, str)
     if on_index is not None:
@@ -583,7 +653,8 @@ def apply(
         _confirm_skipped_keys(ledger, burn, mac)
     if burn.empty:
         if ledger is not None:
-            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values,
+                               result_plan.files)
             ledger.finish(record_id, outcome="nothing-to-do", after_token=_token(image, burn),
                           exit_code=0)
         return ApplyOutcome(burn, None, image, record_id, index)
@@ -593,18 +664,20 @@ def apply(
         stop.phase = "burning"
     if ledger is not None:
         try:
-            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values)
+            record_id = _begin(ledger, loaded, burn, image, index, mac, result_plan.unique_values,
+                               result_plan.files)
         except PlanError as e:  # another station took a per-unit value in the meantime
             _record_refusal(ledger, loaded, image, index, mac, e)
             raise
+    progress = ApplyResult()
     try:
-        result = commit(burn, session.controller, stop=stop, on_event=on_event)
+        result = commit(burn, session.controller, stop=stop, on_event=on_event, progress=progress)
         after = result.after if result.after is not None else session.read_image()
         if not result.locked_out:  # a locked-out chip cannot be read back
             _assert(loaded, "ensure", _context(loaded, after, index, burn), BurnError)
     except BaseException as e:
         if ledger is not None and record_id is not None:
-            _finish_failed(ledger, record_id, session, e, burn)
+            _finish_failed(ledger, record_id, session, e, burn, progress)
         raise
     if ledger is not None and record_id is not None:
         ledger.finish(record_id, outcome="ok", after_token=_token(after, burn), exit_code=0)
@@ -627,7 +700,7 @@ def _warn_unknown_identity(burn: BurnPlan, mac: str) -> BurnPlan:
     return replace(burn, warnings=burn.warnings + (note,))
 
 
-def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
+def _confirm_skipped_keys(ledger: Ledger, burn: BurnPlan, mac: str) -> None:
     """A read-protected key skipped as 'already burned' must be the key the ledger knows."""
     for block in burn.skipped:
         wanted = burn.key_fingerprints.get(block)
@@ -642,8 +715,8 @@ def _confirm_skipped_keys(ledger: Any, burn: BurnPlan, mac: str) -> None:
             )
 
 
-def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseException,
-                   burn: BurnPlan | None = None) -> None:
+def _finish_failed(ledger: Ledger, record_id: int, session: Session, e: BaseException,
+                   burn: BurnPlan | None = None, progress: ApplyResult | None = None) -> None:
     """Record how a burn ended early.
 
     A stop between programs is "partial" (exit 4) or, before the first program, "aborted"
@@ -666,7 +739,6 @@ def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseExcepti
         ledger.finish(record_id, outcome="failed", after_token=after_token,
                       exit_code=e.exit_code, error=e.message)
     else:
-        progress = getattr(e, "progress", None)
         sent = progress is not None and (progress.programs > 0 or progress.in_flight is not None)
         report = f"\n{progress.report(burn)}" if progress is not None and burn is not None else ""
         if sent:
@@ -677,9 +749,14 @@ def _finish_failed(ledger: Any, record_id: int, session: Session, e: BaseExcepti
                           error=f"{type(e).__name__} before the first program command{report}")
 
 
-def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
-           index: int | None, mac: str, unique: dict[str, str]) -> int:
-    """Open a ledger record for this unit (a refusal has no plan)."""
+def _begin(ledger: Ledger, loaded: LoadedRecipe, burn: BurnPlan | None, image: EfuseImage,
+           index: int | None, mac: str, unique: dict[str, str], files: tuple[RecipeFile, ...] = ()) -> int:
+    """Open a ledger record for this unit (a refusal has no plan).
+
+    The record's recipe digest covers every file the plan read (`files`), or for a unit
+    refused before it had a plan, the files the recipe was loaded from.
+    """
+    files = files or loaded.files
     import json
 
     body = burn.to_json() if burn is not None else None
@@ -688,7 +765,8 @@ def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: Efus
         revision=image.revision,
         factory_mac=mac,
         recipe_name=loaded.name,
-        recipe_sha256=loaded.sha256,
+        recipe_sha256=provenance.digest(files),
+        recipe_files=[f.to_json() for f in files],
         index=index,
         input_digests=loaded.input_digests,
         plan_json=json.dumps(body, sort_keys=True) if body else None,
@@ -700,7 +778,7 @@ def _begin(ledger: Any, loaded: LoadedRecipe, burn: BurnPlan | None, image: Efus
     ))
 
 
-def _record_refusal(ledger: Any, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
+def _record_refusal(ledger: Ledger, loaded: LoadedRecipe, image: EfuseImage, index: int | None,
                     mac: str, err: FusebookError) -> None:
     record_id = _begin(ledger, loaded, None, image, index, mac, {})
     ledger.finish(record_id, outcome="refused", after_token=None, exit_code=err.exit_code,
@@ -844,7 +922,7 @@ def apply_saved(
     session: Session,
     *,
     confirm: Callable[[BurnPlan], bool] | None = None,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
 ) -> ApplyOutcome:
@@ -971,6 +1049,137 @@ def new_recipe(kind: str, chip: str) -> str:
     from fusebook.starters import render_starter
 
     return render_starter(kind, load_chip(chip))
+
+
+# -- validation, schemas, files --------------------------------------------------------
+@dataclass(frozen=True)
+class RecipeCheck:
+    """What `validate_recipe` found in one recipe: every problem (exit codes as the
+    contract's) and the custom table's warnings (overlapping fields)."""
+
+    path: Path
+    problems: tuple[FusebookError, ...]
+    warnings: tuple[TableWarning, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_recipe(path: str | Path, image: EfuseImage | None = None) -> RecipeCheck:
+    """Check a recipe without planning it (`fusebook validate`): every problem, not the first.
+
+    Without `image` the recipe is checked for every chip it lists; with one (a chip read,
+    a snapshot) for that chip only, and each field also against the chip's coding scheme.
+    A recipe for another chip is a PlanError (exit 3) among the problems.
+    """
+    from fusebook.recipe import loader
+    from fusebook.recipe.validate import validate_recipe as _validate
+    from fusebook.recipe.validation import RecipeErrors
+
+    p = Path(path)
+    warnings: list[TableWarning] = []
+    try:
+        recipe = loader.load_recipe(p)
+        names = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
+        chips = [load_chip(c) for c in names]
+        if image is not None:
+            if image.chip.name not in [c.name for c in chips]:
+                raise PlanError(f"the recipe is for {', '.join(c.name for c in chips)}, "
+                                f"the chip is {image.chip.description}", location=SourceLocation(str(p)))
+            chips = [image.chip]
+        problems: list[FusebookError] = list(_validate(recipe, chips, image=image, warnings=warnings))
+    except RecipeErrors as e:
+        problems = list(e.problems)
+    except FusebookError as e:
+        problems = [e]
+    return RecipeCheck(p, tuple(problems), tuple(warnings))
+
+
+def schema_text(which: str = "recipe") -> str:
+    """The JSON Schema of recipe files (`which="recipe"`) or of recipe test files (`"test"`)."""
+    if which == "test":
+        from fusebook.testing.schema import schema_text as text_of
+    elif which == "recipe":
+        from fusebook.recipe.schema import schema_text as text_of
+    else:
+        raise ValueError(f"no schema {which!r}: 'recipe' or 'test'")
+    return text_of()
+
+
+def write_efuse_file(image: EfuseImage, path: Path) -> None:
+    """`image` as an espefuse `--path-efuse-file` (its virtual chip's file), written to `path`."""
+    from fusebook.snapshot.formats import to_efuse_file
+
+    to_efuse_file(image, path)
+
+
+# -- the ledger ------------------------------------------------------------------------
+def ledger_file(target: str) -> Path | None:
+    """The SQLite file a ledger target names, or None for a `postgresql://` URL."""
+    from fusebook.ledger.db import is_url
+
+    return None if is_url(target) else Path(target)
+
+
+def open_ledger(target: str) -> Ledger:
+    """The ledger at `target`: an SQLite file (created if new) or a `postgresql://` URL.
+
+    Pass it to `apply(..., ledger=)`; close it (or use it as a context manager) when done.
+    """
+    from fusebook.ledger.store import Ledger
+
+    return Ledger(target)
+
+
+# -- virtual chips and the web page ----------------------------------------------------
+def serve_virtual(chip: str, *, listen: str, efuse_file: Path | None = None, faults: str | None = None,
+                  latency_ms: float = 0.0, factory_mac: str | None = None) -> None:
+    """A virtual chip on TCP speaking the ROM protocol (`serve-virtual`), until Ctrl-C or SIGTERM."""
+    from fusebook.virtual.server import run_server
+
+    run_server(chip, listen=listen, efuse_file=efuse_file, faults=faults, latency_ms=latency_ms,
+               factory_mac=factory_mac)
+
+
+def serve_virtual_fleet(chip: str, count: int, listen: str, *, efuse_dir: Path | None = None,
+                        swap_after: int | None = None, latency_ms: float = 0.0,
+                        factory_mac: str | None = None) -> None:
+    """`count` virtual chips, each on a free port (`serve-virtual --count`), until Ctrl-C or SIGTERM."""
+    from fusebook.virtual.fleet import run_fleet
+
+    run_fleet(chip, count, listen, efuse_dir=efuse_dir, swap_after=swap_after, latency_ms=latency_ms,
+              factory_mac=factory_mac)
+
+
+def web_settings(web: str | None, host: str | None, token: str | None) -> WebSettings:
+    """The live page's address and token from `--web HOST:PORT`, `--web-host`, `--web-token`."""
+    from fusebook.web.server import web_settings as settings
+
+    return settings(web, host, token)
+
+
+def station_board(title: str, ports: Iterable[str]) -> StationBoard:
+    """A station's live page content; subscribe it to the station's events."""
+    from fusebook.web.board import StationBoard
+
+    return StationBoard(title, ports)
+
+
+def ledger_board(title: str, ledger: Ledger, poll_s: float = 2.0) -> LedgerBoard:
+    """A ledger's live page content (`fusebook dashboard`), read every `poll_s` seconds."""
+    from fusebook.web.board import LedgerBoard
+
+    return LedgerBoard(title, ledger, poll_s=poll_s)
+
+
+def web_server(board: StationBoard | LedgerBoard, settings: WebSettings,
+               open_ledger: Callable[[], Ledger] | None = None, *, ledger: Ledger | None = None) -> WebServer:
+    """The page's server over `board`: `open_ledger` opens the ledger its search reads (and
+    the server closes), or `ledger` is one the caller keeps; with neither, no search."""
+    from fusebook.web.server import WebServer
+
+    return WebServer(board, settings, open_ledger, ledger=ledger)
 
 
 # -- the station (fusebook.station imports this module: these come last) ----------------

@@ -170,12 +170,16 @@ def commit(
     *,
     stop: StopRequest | None = None,
     on_event: Callable[[CommitEvent], None] | None = None,
+    progress: ApplyResult | None = None,
 ) -> ApplyResult:
     """Burn `plan` through `controller`; BurnError/LinkError/Stopped carry the progress report.
 
     `stop` is checked before each block write and nowhere else; `on_event` hears progress.
+    `progress` is the result to fill in as the burn goes (a new one if not given): a caller
+    that must know what was sent when something other than a FusebookError cuts the burn
+    (KeyboardInterrupt in a program without a handler) passes its own and reads it after.
     """
-    result = ApplyResult()
+    result = progress if progress is not None else ApplyResult()
     readback: dict[int, int] = {}
     total = len(plan.writes)
 
@@ -237,10 +241,7 @@ def commit(
         result.after = _read_after(plan, controller, readback)
     except FusebookError as e:
         e.message = f"{e.message}\n{result.report(plan)}"
-        e.progress = result  # type: ignore[attr-defined]
-        raise
-    except BaseException as e:  # KeyboardInterrupt without a handler: still say what is done
-        e.progress = result  # type: ignore[attr-defined]
+        e.progress = result
         raise
     if result.after.blocks != plan.after.blocks:
         diff = [
@@ -252,7 +253,7 @@ def commit(
             "the chip read back differs from the plan in " + ", ".join(diff),
             hint="`fusebook summary` shows the chip as it is",
         )
-        err.progress = result  # type: ignore[attr-defined]
+        err.progress = result
         raise err
     return result
 

@@ -8,6 +8,10 @@ recipe or an input file) and a hint that says what to do, so the command line ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fusebook.commit import ApplyResult
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class FusebookError(Exception):
 
     exit_code = 1
     kind = "error"
+    #: What the burn had done when this error ended it (set by `commit`): which blocks are
+    #: programmed and verified, which one was in flight. None for an error outside a burn.
+    progress: ApplyResult | None = None
 
     def __init__(
         self,

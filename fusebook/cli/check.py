@@ -18,7 +18,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from fusebook import api
-from fusebook.errors import FusebookError
+from fusebook.api import FusebookError
 
 
 def _failure(chip: str, index: int | None, e: FusebookError) -> dict[str, Any]:

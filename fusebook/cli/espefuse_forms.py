@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fusebook.chips.models import FieldDef
-from fusebook.efuse import codecs
-from fusebook.efuse.image import EfuseImage
+from fusebook.api import EfuseImage, FieldDef, crc8_custom_mac, decode_value
 
 
 def _data_bits(image: EfuseImage, f: FieldDef) -> int:
@@ -53,7 +51,7 @@ def _mac_check(image: EfuseImage, f: FieldDef, mac: str) -> str:
     if not chip.has_field(crc_field):
         return "(OK)"
     stored = image.raw(chip.field(crc_field))
-    computed = codecs.crc8_custom_mac(bytes.fromhex(mac.replace(":", "")))
+    computed = crc8_custom_mac(bytes.fromhex(mac.replace(":", "")))
     if computed == stored:
         return f"(CRC {stored:#04x} OK)"
     return f"(CRC {stored:#04x} invalid - calculated {computed:#04x})"
@@ -63,7 +61,7 @@ def _value(image: EfuseImage, f: FieldDef, raw: int, bits: int) -> Any:
     chip = image.chip
     if f.meanings and raw in f.meanings:
         return f.meanings[raw]
-    value = codecs.decode_value(chip, f, raw)
+    value = decode_value(chip, f, raw)
     if f.klass == "mac":
         return f"{value} {_mac_check(image, f, str(value))}"
     if f.type == "bytes":
@@ -138,7 +136,7 @@ def custom_mac(image: EfuseImage) -> dict[str, Any]:
     """
     chip = image.chip
     f = chip.field("CUSTOM_MAC")
-    mac = str(codecs.decode_value(chip, f, image.raw(f)))
+    mac = str(decode_value(chip, f, image.raw(f)))
     version = image.raw(chip.field("MAC_VERSION")) if chip.has_field("MAC_VERSION") else None
     return {
         "custom_mac": mac,

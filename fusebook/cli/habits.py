@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from fusebook.errors import did_you_mean
+from fusebook.api import did_you_mean
 
 _INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
 _UNRECOGNISED = re.compile(r"unrecognized arguments: (.*)")

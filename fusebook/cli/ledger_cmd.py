@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from fusebook import api
+from fusebook.api import InputError
 from fusebook.cli.render import table
-from fusebook.errors import InputError
 
 
 def ledger_target(args: argparse.Namespace) -> str:
@@ -17,18 +17,31 @@ def ledger_target(args: argparse.Namespace) -> str:
     return str(args.ledger or os.environ.get("FUSEBOOK_LEDGER") or "fusebook-ledger.sqlite")
 
 
-def run_ledger(args: argparse.Namespace, out: Any) -> int:
-    from fusebook.ledger.db import is_url
-    from fusebook.ledger.store import Ledger
+#: How much of a record's recipe digest `ledger list` shows: enough to tell recipes apart.
+DIGEST_SHOWN = 12
 
+
+def show_text(data: dict[str, Any]) -> str:
+    """`ledger show`: a line per field; the files the plan read a line each, under it."""
+    lines = []
+    for k, v in data.items():
+        if k == "recipe_files":
+            lines.append(f"{k}:" + ("" if v else " (not recorded)"))
+            lines += [f"  {f['path']}  {f['digest']}" for f in v]
+        else:
+            lines.append(f"{k}: {v}")
+    return "\n".join(lines)
+
+
+def run_ledger(args: argparse.Namespace, out: Any) -> int:
     target = ledger_target(args)
-    if not is_url(target):
-        path = Path(target)
+    path = api.ledger_file(target)
+    if path is not None:
         if args.action == "export" and args.output is not None and args.output.resolve() == path.resolve():
             raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
         if not path.exists():
             raise InputError(f"{path}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
-    with Ledger(target) as ledger:
+    with api.open_ledger(target) as ledger:
         if args.action == "list" and args.allocations:
             allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)
             out.emit(
@@ -48,9 +61,9 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
                 {"records": [r.to_json() for r in records]},
                 lambda: table(
                     ((r.id, r.started_at, r.chip_type, r.factory_mac, r.recipe_name,
-                      "" if r.index is None else r.index, r.outcome)
+                      "" if r.index is None else r.index, r.outcome, r.recipe_sha256[:DIGEST_SHOWN])
                      for r in records),
-                    ("id", "started", "chip", "factory MAC", "recipe", "index", "outcome"),
+                    ("id", "started", "chip", "factory MAC", "recipe", "index", "outcome", "recipe digest"),
                 ),
             )
             return 0
@@ -61,7 +74,7 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
             if record is None:
                 raise InputError(f"no ledger record {args.id} in {ledger.where}")
             data = record.to_json()
-            out.emit(data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+            out.emit(data, lambda: show_text(data))
             return 0
         if not args.csv and out.fmt != "json":
             raise InputError("`ledger export` writes CSV: add --csv")

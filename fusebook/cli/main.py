@@ -18,10 +18,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fusebook import __version__, api
+from fusebook import api
+from fusebook.api import Aborted, FusebookError, InputError, Stopped, integer
 from fusebook.cli import habits, render, style
-from fusebook.errors import Aborted, FusebookError, InputError, PlanError, SourceLocation, Stopped
-from fusebook.numbers import integer
 
 EXIT_OK = 0
 
@@ -115,7 +114,7 @@ def _format_option(*extra: str, help: str = "") -> _Parser:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
-    p.add_argument("--version", action="version", version=f"fusebook {__version__}")
+    p.add_argument("--version", action="version", version=f"fusebook {api.__version__}")
     common = _format_option()
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -417,15 +416,13 @@ def cmd_get_custom_mac(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
-    from fusebook.snapshot import formats
-
     with _connect(args) as s:
         image = s.read_image()
         source = s.source
     if args.as_ == "efuse-file":
         if not args.output:
             raise UsageError("--as efuse-file needs -o FILE")
-        formats.to_efuse_file(image, args.output)
+        api.write_efuse_file(image, args.output)
         out.emit({"written": str(args.output)}, f"wrote {args.output}")
         return EXIT_OK
     if args.as_ == "token" or args.format == "efsr":
@@ -447,12 +444,7 @@ def cmd_snapshot(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
-    if args.test:
-        from fusebook.testing.schema import schema_text
-    else:
-        from fusebook.recipe.schema import schema_text
-
-    sys.stdout.write(schema_text())
+    sys.stdout.write(api.schema_text("test" if args.test else "recipe"))
     return EXIT_OK
 
 
@@ -481,30 +473,12 @@ def cmd_new(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
-    from fusebook.recipe.loader import load_recipe
-    from fusebook.recipe.validate import validate_recipe
-    from fusebook.recipe.validation import RecipeErrors
-
     results = []
     errors: list[FusebookError] = []
     image = _image_from(args)[0] if _reads_chip(args) else None
     for path in args.recipes:
-        warnings: list[Any] = []
-        try:
-            recipe = load_recipe(path)
-            names = recipe.chip if isinstance(recipe.chip, list) else [recipe.chip]
-            chips = [api.load_chip(c) for c in names]
-            if image is not None:
-                if image.chip.name not in [c.name for c in chips]:
-                    raise PlanError(f"the recipe is for {', '.join(c.name for c in chips)}, "
-                                    f"the chip is {image.chip.description}", location=SourceLocation(str(path)))
-                chips = [image.chip]
-            problems: list[FusebookError] = list(
-                validate_recipe(recipe, chips, image=image, warnings=warnings))
-        except RecipeErrors as e:
-            problems = list(e.problems)
-        except FusebookError as e:
-            problems = [e]
+        found = api.validate_recipe(path, image)
+        problems, warnings = found.problems, found.warnings
         errors += problems
         results.append({"recipe": str(path), "ok": not problems,
                         "errors": [p.to_json() for p in problems],
@@ -641,9 +615,8 @@ def _ledger(args: argparse.Namespace) -> Any:
     if getattr(args, "no_ledger", False):
         return None
     from fusebook.cli.ledger_cmd import ledger_target
-    from fusebook.ledger.store import Ledger
 
-    return Ledger(ledger_target(args))
+    return api.open_ledger(ledger_target(args))
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
@@ -729,7 +702,7 @@ def _ended_early(out: Out, e: FusebookError, shown: list[Any], outcome: str) -> 
 
     Under `--format json` stdout is still one complete document, with `outcome`.
     """
-    progress = getattr(e, "progress", None)
+    progress = e.progress
     plan = shown[-1] if shown else None
     report = progress.report(plan) if progress is not None and plan is not None else None
     headline = e.message.split("\n", 1)[0]
@@ -798,21 +771,17 @@ def cmd_test(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_serve_virtual(args: argparse.Namespace, out: Out) -> int:
-    from fusebook.virtual.server import run_server
-
     if args.latency < 0:
         raise UsageError("--latency must be 0 or more milliseconds")
     if args.count is not None or args.efuse_dir is not None or args.swap_after is not None:
-        from fusebook.virtual.fleet import run_fleet
-
         if args.efuse_file is not None or args.fault:
             raise UsageError("--efuse-file and --fault are for one chip, not a fleet",
                              hint="a fleet keeps its boards' files in --efuse-dir DIR")
-        run_fleet(args.chip, args.count or 1, args.listen or "127.0.0.1:0", efuse_dir=args.efuse_dir, swap_after=args.swap_after,
-                  latency_ms=args.latency, factory_mac=args.factory_mac)
+        api.serve_virtual_fleet(args.chip, args.count or 1, args.listen or "127.0.0.1:0", efuse_dir=args.efuse_dir,
+                                swap_after=args.swap_after, latency_ms=args.latency, factory_mac=args.factory_mac)
         return EXIT_OK
-    run_server(args.chip, listen=args.listen or "127.0.0.1:5555", efuse_file=args.efuse_file, faults=args.fault,
-               latency_ms=args.latency, factory_mac=args.factory_mac)
+    api.serve_virtual(args.chip, listen=args.listen or "127.0.0.1:5555", efuse_file=args.efuse_file,
+                      faults=args.fault, latency_ms=args.latency, factory_mac=args.factory_mac)
     return EXIT_OK
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fusebook.chips.models import ChipDef
-from fusebook.efuse import codecs
-from fusebook.efuse.image import EfuseImage
-from fusebook.plan.model import BurnPlan
+from fusebook.api import BurnPlan, ChipDef, EfuseImage, coding_name, decode_value
 
 
 def table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
@@ -30,8 +27,6 @@ def table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
 
 def coding_label(image: EfuseImage, block: int) -> str:
     """The coding scheme a chip applies to `block` now (NONE, 3/4, RS, REPEAT)."""
-    from fusebook.plan.planner import coding_name
-
     return coding_name(image, block)
 
 
@@ -96,7 +91,7 @@ def summary_rows(image: EfuseImage) -> list[dict[str, Any]]:
     rows = []
     for f in chip.fields:
         raw = image.raw(f)
-        value = codecs.decode_value(chip, f, raw)
+        value = decode_value(chip, f, raw)
         rows.append(
             {
                 "name": f.name,

@@ -13,8 +13,7 @@ import json
 from typing import Any
 
 from fusebook import api
-from fusebook.errors import FusebookError
-from fusebook.secret import Secret, SecretValue
+from fusebook.api import FusebookError, Secret, SecretValue
 
 EXIT_OK = 0
 

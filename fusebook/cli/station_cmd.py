@@ -19,9 +19,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from fusebook import api
+from fusebook.api import InputError, integer
 from fusebook.cli import station_view as view
-from fusebook.errors import InputError
-from fusebook.numbers import integer
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser, recipe_options: Callable[..., None]) -> None:

@@ -11,18 +11,16 @@ from fusebook import api
 
 
 def run_test(args: argparse.Namespace, out: Any) -> int:
-    from fusebook.testing import report as rep
-
     def each(result: Any) -> None:
-        out.note(rep.result_line(result))
+        out.note(result.line())
 
     report = api.run_tests(args.paths or ["."], on_result=each)
     if args.junit:
         from fusebook.cli.main import _write_output
 
-        _write_output(args.junit, rep.junit(report))
+        _write_output(args.junit, report.junit())
     if out.fmt == "json":
-        sys.stdout.write(json.dumps(rep.to_json(report), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(rep.details_text(report) + "\n")
+        sys.stdout.write(report.text() + "\n")
     return report.exit_code

@@ -15,10 +15,10 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-from fusebook.errors import InputError
+from fusebook import api
+from fusebook.api import InputError
 
 TOKEN_ENV = "FUSEBOOK_WEB_TOKEN"
 
@@ -35,14 +35,12 @@ def add_web_options(parser: argparse.ArgumentParser, *, default: str | None = No
 
 
 def _settings(args: argparse.Namespace, default: str | None = None) -> Any:
-    from fusebook.web.server import web_settings
-
     if args.web is None and args.web_host is None and default is None:
         if args.web_token is not None:
             raise InputError("--web-token goes with --web", hint="add --web 127.0.0.1:8080")
         return None
     token = args.web_token if args.web_token is not None else (os.environ.get(TOKEN_ENV) or None)
-    return web_settings(args.web or default, args.web_host, token)
+    return api.web_settings(args.web or default, args.web_host, token)
 
 
 def _announce(server: Any, what: str) -> None:
@@ -69,12 +67,9 @@ def station_page(args: argparse.Namespace, station: Any, open_ledger: Callable[[
     if settings is None:
         yield
         return
-    from fusebook.web.board import StationBoard
-    from fusebook.web.server import WebServer
-
-    board = StationBoard(_title(station.loaded, station), [w.port for w in station.workers])
+    board = api.station_board(_title(station.loaded, station), [w.port for w in station.workers])
     unsubscribe = station.events.subscribe(board)
-    server = WebServer(board, settings, open_ledger)
+    server = api.web_server(board, settings, open_ledger)
     try:
         server.start()
         _announce(server, "station")
@@ -96,20 +91,17 @@ def add_dashboard_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def run_dashboard(args: argparse.Namespace, out: Any) -> int:
     """Serve the ledger's page until Ctrl-C, SIGTERM or SIGHUP; exit 0."""
     from fusebook.cli.ledger_cmd import ledger_target
-    from fusebook.ledger.db import is_url
-    from fusebook.ledger.store import Ledger
-    from fusebook.web.board import LedgerBoard
-    from fusebook.web.server import WebServer
 
     if not args.poll > 0:
         raise InputError("--poll must be more than 0 seconds")
     settings = _settings(args, default="127.0.0.1:8080")
     target = ledger_target(args)
-    if not is_url(target) and not Path(target).is_file():
+    path = api.ledger_file(target)
+    if path is not None and not path.is_file():
         raise InputError(f"{target}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
-    ledger = Ledger(target)
-    board = LedgerBoard(f"ledger {ledger.where}", ledger, poll_s=args.poll)
-    server = WebServer(board, settings, ledger=ledger)
+    ledger = api.open_ledger(target)
+    board = api.ledger_board(f"ledger {ledger.where}", ledger, poll_s=args.poll)
+    server = api.web_server(board, settings, ledger=ledger)
     done = threading.Event()
     try:
         board.refresh()

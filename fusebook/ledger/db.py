@@ -227,9 +227,16 @@ class SQLiteDatabase(Database):
             raise self.failure(e) from None
         self._conn.row_factory = sqlite3.Row
 
-    def failure(self, e: sqlite3.Error) -> DatabaseFailure:
-        """A SQLite failure in the words of someone running a production line."""
+    def failure(self, e: sqlite3.Error | UnicodeDecodeError) -> DatabaseFailure:
+        """A SQLite failure in the words of someone running a production line.
+
+        Text that is not UTF-8 where SQLite keeps its schema or a record can only be a
+        damaged file: the sqlite3 module raises UnicodeDecodeError for it, not an Error.
+        """
         text = str(e)
+        if isinstance(e, UnicodeDecodeError):
+            return DatabaseFailure(f"ledger {self.path} is damaged (text that is not UTF-8: {text})",
+                                   hint=self.damaged_hint)
         code = getattr(e, "sqlite_errorcode", 0) or 0
         if "malformed" in text or "corrupt" in text or (
                 code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) and "not a database" not in text):
@@ -256,7 +263,7 @@ class SQLiteDatabase(Database):
         with self.lock:
             try:
                 return result(self._conn.execute(sql, tuple(args)))
-            except sqlite3.Error as e:
+            except (sqlite3.Error, UnicodeDecodeError) as e:
                 raise self.failure(e) from None
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
@@ -272,7 +279,7 @@ class SQLiteDatabase(Database):
         with self.lock:
             try:
                 self._conn.executemany(sql, [tuple(r) for r in rows])
-            except sqlite3.Error as e:
+            except (sqlite3.Error, UnicodeDecodeError) as e:
                 raise self.failure(e) from None
 
     def prepare(self) -> None:

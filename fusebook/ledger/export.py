@@ -1,6 +1,6 @@
 """The ledger as CSV: one row per record, oldest first, for spreadsheets and MES imports.
 
-Mappings (input digests, per-unit values, key fingerprints) and the plan are written as
+Mappings (input digests, per-unit values, key fingerprints), the recipe's files and the plan are written as
 compact JSON text in their cells, so a row holds the whole record and nothing is lost.
 """
 
@@ -15,7 +15,7 @@ from fusebook.ledger.record import LedgerRecord
 
 CSV_COLUMNS = (
     "id", "started_at", "finished_at", "outcome", "exit_code", "error",
-    "chip_type", "revision", "factory_mac", "recipe_name", "recipe_sha256", "index",
+    "chip_type", "revision", "factory_mac", "recipe_name", "recipe_sha256", "recipe_files", "index",
     "input_digests", "unique_values", "key_fingerprints", "plan_digest",
     "before_token", "after_token", "plan", "host", "pid", "fusebook_version",
 )
@@ -24,7 +24,7 @@ CSV_COLUMNS = (
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     return value
 

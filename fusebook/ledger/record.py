@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -106,6 +106,22 @@ def check_fingerprints(value: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def check_files(value: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The files a plan read, each `{"path", "digest"}`: a digest is `sha256:` and hex
+    (a file's SHA-256, or a key file's fingerprint), so no file content can slip in."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"ledger field 'recipe_files' must be a list, got {type(value).__name__}")
+    out: list[dict[str, str]] = []
+    for n, entry in enumerate(value):
+        item = check_text_map(f"recipe_files[{n}]", entry)
+        if set(item) != {"path", "digest"} or not item["path"]:
+            raise ValueError(f"recipe_files[{n}] must hold exactly a path and a digest")
+        if not _FINGERPRINT.fullmatch(item["digest"]):
+            raise ValueError(f"recipe_files[{n}] digest is not of the form sha256:<hex>")
+        out.append(item)
+    return out
+
+
 def check_sha256(name: str, value: object) -> str:
     text = check_text(name, value)
     assert text is not None
@@ -142,6 +158,9 @@ class LedgerRecord:
     factory_mac: str
     recipe_name: str
     recipe_sha256: str
+    #: every file the plan read, `{"path": relative to the recipe, "digest": sha256:...}`;
+    #: `recipe_sha256` is the SHA-256 over this list (see docs/ledger.md)
+    recipe_files: tuple[Mapping[str, str], ...]
     index: int | None
     input_digests: Mapping[str, str]
     plan_json: str | None
@@ -177,6 +196,7 @@ class LedgerRecord:
             "factory_mac": self.factory_mac,
             "recipe_name": self.recipe_name,
             "recipe_sha256": self.recipe_sha256,
+            "recipe_files": [dict(f) for f in self.recipe_files],
             "index": self.index,
             "input_digests": dict(self.input_digests),
             "plan": self.plan,
@@ -204,6 +224,7 @@ class LedgerRecord:
             factory_mac=row["factory_mac"],
             recipe_name=row["recipe_name"],
             recipe_sha256=row["recipe_sha256"],
+            recipe_files=tuple(_frozen(f) for f in json.loads(row["recipe_files"])),
             index=row["unit_index"],
             input_digests=_frozen(json.loads(row["input_digests"])),
             plan_json=row["plan"],

@@ -20,18 +20,19 @@ from fusebook.ledger.db import APPLICATION_ID, Database
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate", "required_objects"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Migration = Callable[[Database], None]
 
 # Columns `finish` (and the interrupted sweep) may still set on an open record; every
 # other column is fixed when the record is begun.
 CLOSING_COLUMNS = ("finished_at", "after_token", "outcome", "exit_code", "error")
-FIXED_COLUMNS = (
+_V1_FIXED_COLUMNS = (
     "id", "started_at", "chip_type", "revision", "factory_mac", "recipe_name", "recipe_sha256",
     "unit_index", "input_digests", "plan", "plan_digest", "before_token", "unique_values",
     "key_fingerprints", "host", "boot_id", "pid_namespace", "pid", "fusebook_version",
 )
+FIXED_COLUMNS = (*_V1_FIXED_COLUMNS, "recipe_files")
 
 _V1_TABLES = """
 CREATE TABLE meta (
@@ -126,17 +127,17 @@ def _refuse(db: Database, name: str, table: str, event: str, message: str) -> No
                    f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
 
 
-def _finish_once(db: Database) -> None:
-    """Refuse changing a finished record, or a begun record's fixed columns."""
+def _finish_once(db: Database, fixed: tuple[str, ...]) -> None:
+    """Refuse changing a finished record, or a begun record's `fixed` columns."""
     if db.kind == "postgresql":
-        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in FIXED_COLUMNS)
+        changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in fixed)
         db.execute("CREATE FUNCTION records_finish_once() RETURNS trigger LANGUAGE plpgsql AS "
                    f"$$ BEGIN IF OLD.finished_at IS NOT NULL OR {changed} THEN "
                    f"RAISE EXCEPTION '{_FINISHED}'; END IF; RETURN NEW; END $$")
         db.execute("CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
                    "FOR EACH ROW EXECUTE FUNCTION records_finish_once()")
     else:
-        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FIXED_COLUMNS)
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in fixed)
         db.execute("CREATE TRIGGER records_finish_once BEFORE UPDATE ON records "
                    f"WHEN OLD.finished_at IS NOT NULL OR {changed} "
                    f"BEGIN SELECT RAISE(ABORT, '{_FINISHED}'); END")
@@ -148,7 +149,7 @@ def create_v1(db: Database) -> None:
     _refuse(db, "records_no_delete", "records", "DELETE", _APPEND_ONLY)
     _refuse(db, "unit_values_no_delete", "unit_values", "DELETE", _APPEND_ONLY)
     _refuse(db, "unit_values_no_update", "unit_values", "UPDATE", _APPEND_ONLY)
-    _finish_once(db)
+    _finish_once(db, _V1_FIXED_COLUMNS)
     db.mark()
 
 
@@ -218,8 +219,22 @@ def lift_v3(db: Database) -> None:
     _refuse(db, "allocations_no_update", "allocations", "UPDATE", _APPEND_ONLY)
 
 
+def lift_v4(db: Database) -> None:
+    """Version 4: `recipe_files`, every file the plan read with its digest, fixed once begun.
+
+    Records begun before it hold an empty list: which files produced them is not known.
+    """
+    db.execute("ALTER TABLE records ADD COLUMN recipe_files TEXT NOT NULL DEFAULT '[]'")
+    if db.kind == "postgresql":
+        db.execute("DROP TRIGGER records_finish_once ON records")
+        db.execute("DROP FUNCTION records_finish_once()")
+    else:
+        db.execute("DROP TRIGGER records_finish_once")
+    _finish_once(db, FIXED_COLUMNS)
+
+
 #: target version -> the function that lifts the schema from (target - 1) to target.
-MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2, 3: lift_v3}
+MIGRATIONS: Mapping[int, Migration] = {1: create_v1, 2: lift_v2, 3: lift_v3, 4: lift_v4}
 
 
 def migrate(

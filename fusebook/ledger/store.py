@@ -19,7 +19,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,8 +56,9 @@ def _optional_int(name: str, value: object) -> int | None:
     return value
 
 
-def _dumps(value: Mapping[str, str]) -> str:
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+def _dumps(value: Mapping[str, str] | Sequence[Mapping[str, str]]) -> str:
+    plain = dict(value) if isinstance(value, Mapping) else [dict(v) for v in value]
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"))
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -231,8 +232,12 @@ class Ledger:
         before_token: str | None,
         unique_values: Mapping[str, str],
         key_fingerprints: Mapping[str, str],
+        recipe_files: Sequence[Mapping[str, str]] = (),
     ) -> int:
         """Record an apply about to touch the chip; returns its id once it is durable.
+
+        `recipe_files` lists every file the plan read (`{"path", "digest"}`, key files by
+        fingerprint); `recipe_sha256` is the caller's digest over them.
 
         Call it after planning and confirmation, before the first program. The per-unit
         values are checked against other chips in the same transaction that records them,
@@ -249,6 +254,7 @@ class Ledger:
         before = rec.check_text("before_token", before_token, optional=True)
         unique = rec.check_text_map("unique_values", unique_values)
         fingerprints = rec.check_fingerprints(key_fingerprints)
+        files = rec.check_files(recipe_files)
         revision = _optional_int("revision", revision)
         index = _optional_int("index", index)
         w = self._writer
@@ -263,10 +269,11 @@ class Ledger:
                 "INSERT INTO records (started_at, chip_type, revision, factory_mac, recipe_name, "
                 "recipe_sha256, unit_index, input_digests, plan, plan_digest, before_token, "
                 "unique_values, key_fingerprints, outcome, host, boot_id, pid_namespace, pid, "
-                "fusebook_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?)",
+                "fusebook_version, recipe_files) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?)",
                 (_now(), chip, revision, mac, name, digest, index, _dumps(inputs), plan, plan_sum,
                  before, _dumps(unique), _dumps(fingerprints), w.host, w.boot_id, w.pid_namespace,
-                 w.pid, __version__),
+                 w.pid, __version__, _dumps(files)),
             )
             db.executemany(
                 "INSERT INTO unit_values (record_id, field, value) VALUES (?, ?, ?)",

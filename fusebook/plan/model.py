@@ -7,10 +7,8 @@ stays inside `BlockWrite.words` in memory only; every serialised form shows a fi
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,28 +61,24 @@ class FieldChange:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockWrite:
     """One program command: the coded words loaded into the write registers of `block`.
 
     `phase` is "data" for ordinary writes and "lock" for the final BLOCK0 program that
     carries the bits which lock things (WR_DIS, RD_DIS, download disables, ...).
+    `words` are the coded words the program command loads, as the planner encoded them;
     `expected` is the block's data as it must read back right after this program.
-    The coded `words` are computed when first needed (a batch dry-run never needs them).
     """
 
     block: int
     block_name: str
-    encode: Callable[[], tuple[int, ...]] = field(repr=False, compare=False)
+    words: tuple[int, ...] = field(repr=False)
     new_bits: int
     expected: int
     phase: str = "data"
     secret: bool = False
     fingerprint: str | None = None
-
-    @functools.cached_property
-    def words(self) -> tuple[int, ...]:
-        return self.encode()
 
     def to_json(self) -> dict[str, Any]:
         return {

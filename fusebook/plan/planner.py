@@ -9,8 +9,6 @@ separate program, as espefuse does.
 
 from __future__ import annotations
 
-import functools
-
 from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse import codecs, coding
 from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_RS, EfuseImage
@@ -387,7 +385,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                 fingerprint = compiled.key_fingerprints.get(blk.name) or Secret(
                     final.to_bytes(blk.words * 4, "little")).fingerprint
             writes.append(BlockWrite(
-                blk.id, blk.name, functools.partial(_words_for, image, blk, pbits, final),
+                blk.id, blk.name, _words_for(image, blk, pbits, final),
                 pbits, final, phase, secret, fingerprint,
             ))
             progress[blk.id] = final
@@ -408,6 +406,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
 
 
 def coding_name(image: EfuseImage, block: int) -> str:
+    """The coding scheme `image`'s chip applies to `block` now, as espefuse names it."""
     return {CODING_NONE: "NONE", CODING_34: "3/4", CODING_RS: "RS", CODING_REPEAT: "REPEAT"}[
         image.coding(block)
     ]

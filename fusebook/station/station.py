@@ -14,11 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusebook import api
 from fusebook.station.events import EventStream
 from fusebook.station.worker import PortWorker, StationOptions, UnitResult
+
+if TYPE_CHECKING:
+    from fusebook.ledger.store import Ledger
 
 
 def station_id() -> str:
@@ -91,7 +94,7 @@ class Station:
         ports: Sequence[str],
         options: StationOptions,
         *,
-        ledger_factory: Callable[[], Any] | None = None,
+        ledger_factory: Callable[[], Ledger] | None = None,
         events: EventStream | None = None,
     ) -> None:
         validate(loaded)

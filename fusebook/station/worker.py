@@ -22,11 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusebook import api
 from fusebook.errors import Aborted, FusebookError, LinkError, Stopped
 from fusebook.station.events import FINAL_STATES, EventStream
+
+if TYPE_CHECKING:
+    from fusebook.ledger.store import Ledger
 
 #: Seconds between two looks for the next board on a port.
 DEFAULT_POLL_S = 1.0
@@ -96,7 +99,7 @@ class PortWorker:
         options: StationOptions,
         events: EventStream,
         station_id: str,
-        ledger_factory: Callable[[], Any] | None,
+        ledger_factory: Callable[[], Ledger] | None,
         stopping: threading.Event,
     ) -> None:
         self.port = port
@@ -183,7 +186,7 @@ class PortWorker:
             if ledger is not None:
                 ledger.close()
 
-    def _units(self, ledger: Any) -> None:
+    def _units(self, ledger: Ledger | None) -> None:
         last_mac: str | None = None
         number = 0
         while self.stop_reason is None:
@@ -254,7 +257,7 @@ class PortWorker:
         while self.stop_reason is None and time.monotonic() < deadline:
             time.sleep(min(0.05, self.options.poll_s))
 
-    def _burn(self, session: api.Session, mac: str, ledger: Any) -> None:
+    def _burn(self, session: api.Session, mac: str, ledger: Ledger | None) -> None:
         """One unit, from its identified board to its result."""
         chip = session.chip
         stop = api.StopRequest()

@@ -72,6 +72,12 @@ class CaseResult:
     details: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def line(self) -> str:
+        """The case as one line, as pytest prints a test (`fusebook test` while it runs)."""
+        from fusebook.testing import report
+
+        return report.result_line(self)
+
 
 @dataclass
 class Report:
@@ -90,6 +96,24 @@ class Report:
         if self.errors or self.count("error") or not self.results:
             return 2
         return 1 if self.count("failed") else 0
+
+    def text(self) -> str:
+        """The failures' details and the summary line, as pytest ends a run."""
+        from fusebook.testing import report
+
+        return report.details_text(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """`fusebook test --format json`."""
+        from fusebook.testing import report
+
+        return report.to_json(self)
+
+    def junit(self) -> str:
+        """A JUnit XML report, one test case per recipe test case (`fusebook test --junit`)."""
+        from fusebook.testing import report
+
+        return report.junit(self)
 
 
 # -- collecting ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ def run(argv: list[str]) -> int:
     rest = argv[argv.index("--") + 1:]
     real = api.commit
 
-    def commit(plan: Any, controller: Any, *, stop: Any = None, on_event: Any = None) -> Any:
+    def commit(plan: Any, controller: Any, *, stop: Any = None, on_event: Any = None, **more: Any) -> Any:
         def hook(event: Any) -> None:
             if on_event is not None:
                 on_event(event)
@@ -32,7 +32,7 @@ def run(argv: list[str]) -> int:
                 for name in names:
                     os.kill(os.getpid(), getattr(signal, name))
 
-        return real(plan, controller, stop=stop, on_event=hook)
+        return real(plan, controller, stop=stop, on_event=hook, **more)
 
     api.commit = commit  # type: ignore[assignment]
     return cli.main(rest)

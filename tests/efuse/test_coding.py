@@ -71,7 +71,7 @@ def test_the_syndrome_check_itself_tells_words_apart() -> None:
 
 
 # Encoded by espefuse 5.6 (apply_coding_scheme of an ESP32-C3 BLOCK3), kept as fixed
-# answers so a change of reedsolo or of espefuse cannot move both sides at once.
+# answers so a change of our encoder or of espefuse cannot move both sides at once.
 KNOWN_RS = [
     (bytes(range(32)),
      (0x03020100, 0x07060504, 0x0B0A0908, 0x0F0E0D0C, 0x13121110, 0x17161514, 0x1B1A1918,
@@ -228,3 +228,12 @@ def test_the_esp32_flags_every_single_flipped_bit_under_34(esp32_34_file: Path, 
         if not burned(tuple(bad)):
             missed.append(bit)
     assert missed == []
+
+
+def test_rs_encoder_makes_code_words_of_any_data() -> None:
+    rnd = random.Random("rs-any")
+    for n in range(200):
+        data = rnd.randbytes(n % 33)
+        words = coding.rs_encode(data)
+        assert struct.pack("<11I", *words)[:32] == data.ljust(32, b"\0")
+        assert syndromes(words) == [0] * 12, data.hex()

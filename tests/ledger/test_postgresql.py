@@ -47,6 +47,7 @@ def test_records_and_allocations_cannot_be_changed_or_deleted_in_the_server(url:
         ledger.allocate("r", "7c:df:a1:00:00:03", parse_range("1-9"))
     assert "cannot change" in _refused(sql, "UPDATE records SET outcome = 'failed' WHERE id = %s", (done,))
     assert "cannot change" in _refused(sql, "UPDATE records SET factory_mac = 'aa' WHERE id = %s", (open_id,))
+    assert "cannot change" in _refused(sql, "UPDATE records SET recipe_files = '[{}]' WHERE id = %s", (open_id,))
     for statement in ("DELETE FROM records", "DELETE FROM unit_values", "UPDATE unit_values SET value = 'x'",
                       "DELETE FROM allocations", "UPDATE allocations SET unit_index = 5",
                       "TRUNCATE allocations", "TRUNCATE records CASCADE"):

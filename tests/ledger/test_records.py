@@ -93,6 +93,8 @@ def test_finished_records_cannot_be_edited_or_deleted_behind_fusebooks_back(tmp_
         db.execute("UPDATE records SET outcome = 'failed' WHERE id = ?", (done,))
     with pytest.raises(sqlite3.IntegrityError, match="cannot change"):
         db.execute("UPDATE records SET factory_mac = 'aa:aa:aa:aa:aa:aa' WHERE id = ?", (open_id,))
+    with pytest.raises(sqlite3.IntegrityError, match="cannot change"):
+        db.execute("UPDATE records SET recipe_files = '[{}]' WHERE id = ?", (open_id,))
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("DELETE FROM records WHERE id = ?", (done,))
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -217,3 +217,20 @@ def test_planner_never_clears_a_bit_and_replanning_burns_nothing() -> None:
     assert total >= 100
     assert outcomes["planned"] >= total // 2, outcomes  # a planner refusing all would fail here
     assert outcomes["refused"] >= total // 20, outcomes  # and the refusal path is exercised
+
+
+def test_a_plan_is_a_value_that_carries_its_coded_words() -> None:
+    """`commit` programs the words the plan holds: nothing in a write calls back into the planner."""
+    import dataclasses
+    import pickle
+
+    from fusebook.efuse import coding
+
+    burn = plan(C3, BLANK, {"burn_efuse": {"SOFT_DIS_JTAG": 7}},
+                {"burn_block_data": {"block": "BLOCK_USR_DATA", "data": "0x0102"}})
+    for w in burn.writes:
+        assert not any(callable(getattr(w, f.name)) for f in dataclasses.fields(w))
+        assert pickle.loads(pickle.dumps(w)) == w
+    usr = next(w for w in burn.writes if w.block_name == "BLOCK_USR_DATA")
+    assert usr.words == coding.rs_encode(usr.expected.to_bytes(32, "little"))
+    assert usr.words[0] == 0x0102
