@@ -12,71 +12,23 @@ from __future__ import annotations
 import functools
 import struct
 
+import reedsolo
+
 RS_DATA_BYTES = 32
 RS_PARITY_BYTES = 12
 GROUP_34 = 6
-#: GF(2^8) as the eFuse controller's RS(44,32) code has it: x^8+x^4+x^3+x^2+1.
-_GF_POLY = 0x11D
-_PARITY_MASK = (1 << (8 * RS_PARITY_BYTES)) - 1
-_TOP_SHIFT = 8 * (RS_PARITY_BYTES - 1)
-
-
-def _gf_double(v: int) -> int:
-    """Each of the twelve bytes packed in `v` multiplied by x (alpha) in GF(2^8)."""
-    out = 0
-    for k in range(RS_PARITY_BYTES):
-        b = (v >> (8 * k)) & 0xFF
-        out |= (((b << 1) ^ _GF_POLY) if b & 0x80 else (b << 1)) << (8 * k)
-    return out
-
-
-def _gf_mul(a: int, b: int) -> int:
-    product = 0
-    while b:
-        if b & 1:
-            product ^= a
-        a = (a << 1) ^ _GF_POLY if a & 0x80 else a << 1
-        b >>= 1
-    return product
 
 
 @functools.lru_cache(maxsize=1)
-def _feedback() -> tuple[int, ...]:
-    """For each feedback byte f, f times the generator's low coefficients, packed (first highest).
-
-    The generator is the product of (x - alpha^i) for i in 0..11. Encoding is a shift
-    register: each data byte, with the register's top byte, picks one entry. The table is
-    built by linearity from the generator times x^j, so it costs a few hundred XORs.
-    """
-    gen = [1]
-    root = 1
-    for _ in range(RS_PARITY_BYTES):
-        gen = [a ^ _gf_mul(b, root) for a, b in zip([*gen, 0], [0, *gen], strict=True)]
-        root = _gf_mul(root, 2)
-    table = [0] * 256
-    power = int.from_bytes(bytes(gen[1:]), "big")
-    for j in range(8):
-        table[1 << j] = power
-        power = _gf_double(power)
-    for f in range(3, 256):
-        low = f & -f
-        if f != low:
-            table[f] = table[low] ^ table[f ^ low]
-    return tuple(table)
+def _rs() -> reedsolo.RSCodec:
+    return reedsolo.RSCodec(RS_PARITY_BYTES)
 
 
 def rs_encode(data: bytes) -> tuple[int, ...]:
-    """11 words: 8 data words then 3 parity words, for a block of at most 32 bytes.
-
-    A planned unit encodes every RS block it writes, so this runs once per block and
-    index of a batch check: a table-driven shift register, not a general codec.
-    """
+    """11 words: 8 data words then 3 parity words, for a block of at most 32 bytes."""
     data = data.ljust(RS_DATA_BYTES, b"\0")
-    table = _feedback()
-    parity = 0
-    for byte in data:
-        parity = ((parity << 8) & _PARITY_MASK) ^ table[byte ^ (parity >> _TOP_SHIFT)]
-    return struct.unpack("<11I", data + parity.to_bytes(RS_PARITY_BYTES, "big"))
+    encoded = bytes(_rs().encode(bytearray(data)))
+    return struct.unpack("<11I", encoded)
 
 
 def rs_check(words: tuple[int, ...] | list[int]) -> bool:

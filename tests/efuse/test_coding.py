@@ -71,7 +71,7 @@ def test_the_syndrome_check_itself_tells_words_apart() -> None:
 
 
 # Encoded by espefuse 5.6 (apply_coding_scheme of an ESP32-C3 BLOCK3), kept as fixed
-# answers so a change of our encoder or of espefuse cannot move both sides at once.
+# answers so a change of reedsolo or of espefuse cannot move both sides at once.
 KNOWN_RS = [
     (bytes(range(32)),
      (0x03020100, 0x07060504, 0x0B0A0908, 0x0F0E0D0C, 0x13121110, 0x17161514, 0x1B1A1918,
