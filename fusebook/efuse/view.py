@@ -36,7 +36,7 @@ class ImageValues:
         f = chip.field(name) if chip.has_field(name) else None
         if f is None or (f.klass == "keyblock" and f.start == 0 and chip.has_block(name)):
             # a whole block: its data bytes under the coding scheme (ESP32 3/4: 24)
-            block = chip.block(name).id if chip.has_block(name) else f.block  # type: ignore[union-attr]
+            block = chip.block(name).id  # an unknown name is refused here, naming it
             v: int | bool | str | SecretValue = self.image.block_bytes(block).hex()
             tainted = bool(self.secret.get(block, 0))
         else:

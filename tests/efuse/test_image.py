@@ -133,3 +133,40 @@ def test_a_field_fits_when_its_bits_lie_in_the_blocks_data_under_the_coding_sche
     assert not coded.field_fits(f)
     assert coded.field_fits(ESP32.field("CUSTOM_MAC_CRC"))
     assert coded.field_fits(ESP32.field("SOFT_DIS_JTAG" if ESP32.has_field("SOFT_DIS_JTAG") else "WR_DIS"))
+
+
+def test_as_read_zeroes_a_block_by_its_own_rd_dis_bit_and_keeps_the_rest() -> None:
+    blocks = list(EfuseImage.blank(C3).blocks)
+    for name in ("BLOCK_KEY0", "BLOCK_KEY1", "BLOCK_KEY2"):
+        blocks[C3.block(name).id] = FULL
+    image = EfuseImage.blank(C3).with_blocks(tuple(blocks))
+    bit = C3.block("BLOCK_KEY1").rd_dis[0]
+    assert bit > 0
+    read = _with(image, "RD_DIS", 1 << bit).as_read()
+    assert read.blocks[C3.block("BLOCK_KEY1").id] == 0
+    assert read.blocks[C3.block("BLOCK_KEY0").id] == FULL
+    assert read.blocks[C3.block("BLOCK_KEY2").id] == FULL
+
+
+def test_as_read_zeroes_the_esp32_block0_fields_its_rd_dis_bit_3_hides() -> None:
+    rd = ESP32.field("RD_DIS")
+    everything_but_rd_dis = ((1 << (32 * ESP32.blocks[0].words)) - 1) & ~rd.mask
+    blank = EfuseImage.blank(ESP32)
+    image = blank.with_blocks((everything_but_rd_dis, *blank.blocks[1:]))
+    assert image.as_read().blocks == image.blocks
+    hidden = [f for f in ESP32.fields_in_block(0) if f.rd_dis]
+    assert {f.name for f in hidden} >= {"CODING_SCHEME", "FLASH_CRYPT_CONFIG"}
+    protected = image.with_blocks((everything_but_rd_dis | rd.spread(1 << 3), *image.blocks[1:]))
+    hidden_mask = sum(f.mask for f in hidden)
+    assert protected.as_read().blocks[0] == protected.blocks[0] & ~hidden_mask
+    assert protected.as_read().blocks[0] & rd.mask == rd.spread(1 << 3)
+
+
+def test_with_blocks_keeps_the_error_registers_and_identity() -> None:
+    errors = dict.fromkeys(C3.error_registers, 0)
+    errors[C3.error_registers[0]] = 5
+    image = EfuseImage(C3, tuple(0 for _ in C3.blocks), errors)
+    changed = image.with_blocks(tuple(1 for _ in C3.blocks))
+    assert changed.errors == image.errors and changed.errors[C3.error_registers[0]] == 5
+    assert changed.identity == image.identity
+    assert changed.blocks == tuple(1 for _ in C3.blocks)

@@ -109,3 +109,22 @@ def test_names_lists_every_field_name_alias_and_block_name() -> None:
     names = list(ImageValues(EfuseImage.blank(C3)).names())
     assert {"SOFT_DIS_JTAG", "KEY0", "BLOCK_KEY0", "BLOCK4", "BLOCK0", "BLOCK_SYS_DATA"} <= set(names)
     assert len(names) == sum(len(f.names) for f in C3.fields) + sum(len(b.names) for b in C3.blocks)
+
+
+def test_a_secret_elsewhere_leaves_a_field_at_bit_0_in_plain_sight() -> None:
+    image = _with_field(EfuseImage.blank(C3), "WR_DIS", 1)
+    f = C3.field("WR_DIS")
+    assert f.block == 0 and f.mask & 1
+    values = ImageValues(image, {4: 1})
+    assert not isinstance(values.value("WR_DIS"), SecretValue)
+    assert values.meaning("WR_DIS") == codecs.meaning(C3, f, image.raw(f))
+    assert not values.meaning("WR_DIS").startswith("<secret")
+
+
+def test_a_name_the_chip_does_not_have_is_refused_by_name() -> None:
+    import pytest
+
+    from fusebook.errors import InputError
+
+    with pytest.raises(InputError, match="NO_SUCH_FIELD"):
+        ImageValues(EfuseImage.blank(C3)).value("NO_SUCH_FIELD")

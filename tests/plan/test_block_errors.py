@@ -55,3 +55,19 @@ def test_read_protecting_a_flagged_block_is_refused(name: str, block_id: int) ->
     image = EfuseImage(chip, tuple(0 for _ in chip.blocks), _flagged(chip, block_id))
     with pytest.raises(PlanError, match=f"read-protects {blk.name}"):
         plan(chip, image, {"burn_efuse": {"RD_DIS": 1 << blk.rd_dis[0]}})
+
+
+def test_a_request_is_refused_for_the_second_flagged_block_it_touches_with_place_and_hint() -> None:
+    chip = load_chip("esp32c3")
+    one, two = chip.block("BLOCK_KEY0").id, chip.block("BLOCK_KEY1").id
+    errors = _flagged(chip, one)
+    for reg, value in _flagged(chip, two).items():
+        errors[reg] |= value
+    image = EfuseImage(chip, tuple(0 for _ in chip.blocks), errors)
+    with pytest.raises(PlanError) as caught:
+        plan(chip, image, {"burn_bit": {"block": "BLOCK_KEY1", "bits": [3]}})
+    e = caught.value
+    assert "BLOCK_KEY1" in str(e) and "error flags are set" in str(e)
+    assert e.location is not None and (e.location.line, e.location.column) == (1, 5)
+    assert e.hint == ("an earlier program of this block failed; inspect the unit with "
+                      "`fusebook check-error` and do not burn it further")
