@@ -481,9 +481,9 @@ def cmd_new(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
+    from fusebook.recipe.document import RecipeErrors
     from fusebook.recipe.loader import load_recipe
-    from fusebook.recipe.validate import validate_recipe
-    from fusebook.recipe.validation import RecipeErrors
+    from fusebook.recipe.static_checks import validate_recipe
 
     results = []
     errors: list[FusebookError] = []

@@ -35,7 +35,7 @@ from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import FusebookError
 from fusebook.recipe import loader as recipe_loader
-from fusebook.recipe.validate import validate_recipe
+from fusebook.recipe.static_checks import validate_recipe
 
 from .profiles import examples
 

@@ -9,7 +9,7 @@ import pytest
 from fusebook.chips.loader import load_chip
 from fusebook.errors import InputError
 from fusebook.recipe.loader import load_recipe
-from fusebook.recipe.validate import validate_recipe
+from fusebook.recipe.static_checks import validate_recipe
 
 from .helpers import where, write
 

@@ -27,13 +27,13 @@ from fusebook.efuse import codecs
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
 from fusebook.files import read_text_bounded
+from fusebook.recipe.document import RecipeErrors
 from fusebook.recipe.models import Recipe, StepBase
 from fusebook.recipe.render import CompiledRecipe, CompiledStep, compile_recipe
 from fusebook.recipe.sandbox import CONTEXT_NAMES, SANDBOX, CompiledString, compile_node
 from fusebook.recipe.sources import Scope, StepSource
 from fusebook.recipe.types import is_template
-from fusebook.recipe.validation import RecipeErrors
-from fusebook.recipe.yamlfile import Path
+from fusebook.recipe.yamlfile import NodePath
 
 
 class _Unknown(Exception):
@@ -176,7 +176,7 @@ class _StepCheck:
         self.base = (*src.path, step.kind)
 
     def at(self, *path: str | int, key: bool = False) -> SourceLocation:
-        full: Path = (*self.base, *path)
+        full: NodePath = (*self.base, *path)
         return self.src.smap.key_location(full) if key else self.src.smap.location(full)
 
     def fail(self, message: str, location: SourceLocation, hint: str | None = None) -> None:
