@@ -40,7 +40,7 @@ from fusebook.errors import (
 )
 from fusebook.files import read_bounded, read_text_bounded
 from fusebook.plan.model import BurnPlan
-from fusebook.plan.operations import Compiled, Operation, compile_operations
+from fusebook.plan.operations import Operation, StepRequests, step_requests
 from fusebook.plan.planner import build_plan
 from fusebook.secret import Secret, SecretValue
 from fusebook.session import ConnectOptions, Session, factory_mac, open_session
@@ -260,14 +260,14 @@ def _token(image: EfuseImage, burn: BurnPlan | None) -> str:
     return to_token(redacted(image, _secrets(image, burn)))
 
 
-def _planned_secret_bits(chip: ChipDef, compiled: Compiled) -> dict[int, int]:
+def _planned_secret_bits(chip: ChipDef, asked: StepRequests) -> dict[int, int]:
     """Bits the steps burn from secret data, including those already burned (a re-run)."""
     bits: dict[int, int] = {}
     digests = {kp.target for kp in chip.key_purposes if kp.digest and kp.target}  # public (C2)
-    for r in compiled.requests:
+    for r in asked.requests:
         if r.secret and r.name not in digests:
             bits[r.block] = bits.get(r.block, 0) | r.mask
-    _add_named_bits(chip, bits, [n for n in compiled.key_fingerprints if n not in digests])
+    _add_named_bits(chip, bits, [n for n in asked.key_fingerprints if n not in digests])
     return bits
 
 
@@ -314,56 +314,11 @@ def _assert(loaded: LoadedRecipe, which: str, ctx: Any, cls: type[FusebookError]
 
 
 def _operation(loaded: LoadedRecipe, step: Any, chip: ChipDef) -> Operation:
-    """A rendered step as the planner takes it, with `file:` contents read in."""
-    args = step.args
-    kind = step.kind
-    if isinstance(args, dict) and kind in ("burn_key", "burn_block_data", "burn_key_digest"):
-        args = dict(args)
-        if args.get("file") is not None and not isinstance(args["file"], (bytes, Secret)):
-            raw = loaded.read_file(str(args["file"]), step.origin)
-            args["file"] = Secret(raw) if kind != "burn_block_data" else raw
-        if kind == "burn_key_digest":
-            from fusebook.keys.digest import secure_boot_v2_key
+    """A rendered step as the planner takes it, with its files read in by its kind."""
+    from fusebook.steps import STEPS
 
-            pem = args.get("file") if args.get("file") is not None else args.get("data")
-            if pem is None:
-                raise InputError("burn_key_digest needs `file:` (a key PEM)", location=step.origin)
-            pem_bytes = pem.reveal() if isinstance(pem, Secret) else (
-                pem.encode() if isinstance(pem, str) else bytes(pem))
-            key = loaded.derived_key("burn_key_digest", chip.name, pem_bytes, lambda: secure_boot_v2_key(
-                pem_bytes, chip=chip.name, location=step.origin))
-            args["digest"] = key.digest
-            if key.caveat:
-                args["caveat"] = key.caveat
-        elif kind == "burn_key" and "ECDSA" in str(args.get("purpose", "")):
-            args = _ecdsa_key(loaded, args, step, chip)
-    return Operation(kind, args, step.name or kind, step.origin)
-
-
-def _ecdsa_key(loaded: LoadedRecipe, args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]:
-    """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
-    from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
-    from fusebook.keys.files import refuse_placeholder
-
-    src = args.get("file") if args.get("file") is not None else args.get("data")
-    if isinstance(src, Secret):
-        raw = src.reveal()
-    elif isinstance(src, str):
-        raw = src.encode()
-    else:
-        raw = bytes(src or b"")
-    if b"-----BEGIN" not in raw:
-        return args  # raw key bytes: burned as given
-    key = loaded.derived_key("ecdsa", chip.name, raw, lambda: ecdsa_private_key_bytes(raw))
-    refuse_placeholder(key.reveal(), "the ECDSA private key", step.origin)
-    blocks = ecdsa_key_block_data(
-        key, str(args.get("purpose")), chip_purposes=[kp.name for kp in chip.key_purposes],
-        location=step.origin,
-    )
-    out = dict(args)
-    out["data"] = Secret(b"".join(b.data.reveal() for b in blocks))
-    out.pop("file", None)
-    return out
+    args = STEPS[step.kind].prepare(step.args, loaded, chip, step.origin)
+    return Operation(step.kind, args, step.name or step.kind, step.origin)
 
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
@@ -382,9 +337,9 @@ def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> P
     _assert(loaded, "require", before, PlanError)
     steps = render_steps(loaded.compiled, before)
     ops = [_operation(loaded, s, chip) for s in steps]
-    compiled = compile_operations(chip, image, ops)
-    burn = build_plan(chip, image, compiled)
-    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, compiled),
+    asked = step_requests(chip, image, ops)
+    burn = build_plan(chip, image, asked)
+    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, asked),
                                warnings=_table_notes(table_warnings) + burn.warnings)
     _assert(loaded, "ensure", _context(loaded, burn.after, index, burn), PlanError)
     unique = {}

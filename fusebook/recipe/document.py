@@ -18,13 +18,11 @@ from fusebook.recipe.models import (
     STEP_ALIASES,
     STEP_COMMON_KEYS,
     STEP_KINDS,
-    STEP_MODELS,
     Assertion,
-    IncludeArgs,
     InputSpec,
 )
-from fusebook.recipe.types import OrTemplate
 from fusebook.recipe.yamlfile import NodePath, SourceMap
+from fusebook.steps import STEPS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,13 +56,7 @@ def raise_all(problems: list[InputError]) -> None:
 
 def args_model(kind: str) -> type[BaseModel] | None:
     """The model of a step's value when it is a mapping (burn_key: {...}), else None."""
-    field = STEP_MODELS[kind].model_fields[kind]
-    for meta in field.metadata:
-        if isinstance(meta, OrTemplate) and isinstance(meta.inner, type) and issubclass(meta.inner, BaseModel):
-            return meta.inner
-    if kind == "include":
-        return IncludeArgs
-    return None
+    return STEPS[kind].args_model
 
 
 def snake_case_steps(data: Any, smap: SourceMap) -> None:

@@ -17,10 +17,12 @@ from typing import Any
 from fusebook.errors import InputError, SourceLocation, did_you_mean
 from fusebook.files import read_text_bounded
 from fusebook.recipe.document import validate_document
-from fusebook.recipe.models import IncludedFile, IncludeStep, Recipe, StepBase
+from fusebook.recipe.models import IncludedFile, Recipe
 from fusebook.recipe.sources import AssertionSource, Condition, RecipeSources, Scope, StepSource
 from fusebook.recipe.types import is_template
 from fusebook.recipe.yamlfile import NodePath, SourceMap, parse_yaml
+from fusebook.steps.base import StepBase
+from fusebook.steps.include import IncludeStep
 
 #: Largest recipe or fragment file read, and most bytes of the recipe and all its
 #: fragments together (YAML with positions parses at roughly 100 KiB a second).

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
 from fusebook.recipe.document import raise_all
-from fusebook.recipe.models import Assertion, Recipe, StepBase
+from fusebook.recipe.models import Assertion, Recipe
 from fusebook.recipe.sandbox import SANDBOX, CompiledString, compile_expression, compile_template
 from fusebook.recipe.sources import AssertionSource, Condition, Scope, StepSource
 from fusebook.recipe.types import (
@@ -33,6 +33,7 @@ from fusebook.recipe.types import (
 )
 from fusebook.recipe.yamlfile import NodePath, SourceMap
 from fusebook.secret import SecretValue
+from fusebook.steps.base import StepBase
 
 
 # -- what the caller provides --------------------------------------------------------------

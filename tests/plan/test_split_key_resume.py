@@ -15,7 +15,7 @@ import pytest
 
 from fusebook import api
 from fusebook.chips.loader import load_chip
-from fusebook.plan.operations import SPLIT_PURPOSES
+from fusebook.steps.burn_key import SPLIT_PURPOSES
 
 CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32c61",
          "esp32h2", "esp32p4", "esp32h21", "esp32h4", "esp32s31", "esp32e22"]

@@ -1,0 +1,50 @@
+"""`burn_custom_mac`: the user MAC, with whatever the chip's ROM needs beside it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from fusebook.efuse import codecs
+from fusebook.errors import InputError, PlanError
+from fusebook.plan.requests import Operation, PlanContext, located, step_error
+from fusebook.recipe.types import MAC, is_template
+from fusebook.steps.base import StepBase, StepCheck, StepKind
+
+
+class BurnCustomMacStep(StepBase):
+    kind: ClassVar[str] = "burn_custom_mac"
+    burn_custom_mac: Annotated[str, MAC]
+
+
+def check(c: StepCheck, value: Any) -> None:
+    if not c.chip.has_field("CUSTOM_MAC"):
+        c.fail(f"{c.chip.name} has no custom MAC field", c.at())
+    elif not is_template(value):
+        c.run(lambda: codecs.parse_mac(value), c.at())
+
+
+def requests(ctx: PlanContext, op: Operation) -> None:
+    chip = ctx.chip
+    if not chip.has_field("CUSTOM_MAC"):
+        raise step_error(op, f"{chip.description} has no custom MAC field")
+    f = chip.field("CUSTOM_MAC")
+    try:
+        data = codecs.parse_mac(op.args)
+        raw = codecs.mac_bytes_to_raw(f, data)
+    except InputError as e:
+        raise located(op, e) from None
+    ctx.set_field(op, f, raw)
+    # Chip quirk (ESP32-C2): the ROM uses CUSTOM_MAC only once CUSTOM_MAC_USED is set.
+    if chip.has_field("CUSTOM_MAC_USED"):
+        ctx.set_field(op, chip.field("CUSTOM_MAC_USED"), 1)
+    if chip.family == "esp32":
+        version = chip.field("MAC_VERSION")
+        current = ctx.image.raw(version)
+        if current == 0:
+            ctx.set_field(op, version, 1)
+        elif current != 1:
+            raise step_error(op, f"MAC_VERSION is {current}; a custom MAC needs 0 or 1", cls=PlanError)
+        ctx.set_field(op, chip.field("CUSTOM_MAC_CRC"), codecs.crc8_custom_mac(data))
+
+
+KIND = StepKind("burn_custom_mac", BurnCustomMacStep, check=check, requests=requests)

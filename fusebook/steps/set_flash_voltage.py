@@ -1,0 +1,50 @@
+"""`set_flash_voltage`: the flash voltage regulator fields, as espefuse's set-flash-voltage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from fusebook.errors import PlanError
+from fusebook.plan.requests import Operation, PlanContext, step_error
+from fusebook.recipe.types import VOLTAGE
+from fusebook.steps.base import StepBase, StepCheck, StepKind
+
+#: Flash voltage regulator fields per chip family naming (ESP32: SDIO, others: SPI).
+FLASH_VOLTAGE_FIELDS = (
+    ("XPD_SDIO_FORCE", "XPD_SDIO_REG", "XPD_SDIO_TIEH"),
+    ("VDD_SPI_FORCE", "VDD_SPI_XPD", "VDD_SPI_TIEH"),
+)
+
+
+class SetFlashVoltageStep(StepBase):
+    kind: ClassVar[str] = "set_flash_voltage"
+    set_flash_voltage: Annotated[str, VOLTAGE]
+
+
+def check(c: StepCheck, value: Any) -> None:
+    if not (c.chip.has_field("XPD_SDIO_FORCE") or c.chip.has_field("VDD_SPI_FORCE")):
+        c.fail(f"{c.chip.name} has no flash voltage regulator eFuses", c.at())
+
+
+def requests(ctx: PlanContext, op: Operation) -> None:
+    chip, image = ctx.chip, ctx.image
+    voltage = str(op.args).upper()
+    if voltage not in ("1.8V", "3.3V", "OFF"):
+        raise step_error(op, f"flash voltage {op.args!r} is not one of 1.8V, 3.3V, OFF")
+    for force, reg, tieh in FLASH_VOLTAGE_FIELDS:
+        if chip.has_field(force) and chip.has_field(reg) and chip.has_field(tieh):
+            break
+    else:
+        raise step_error(op, f"{chip.description} has no flash voltage regulator eFuses")
+    if voltage == "OFF" and image.raw(reg):
+        raise step_error(op, f"cannot turn the regulator OFF: {reg} is already burned", cls=PlanError)
+    if voltage == "1.8V" and image.raw(tieh):
+        raise step_error(op, f"cannot set 1.8V: {tieh} is already burned", cls=PlanError)
+    ctx.set_field(op, chip.field(force), 1)
+    if voltage != "OFF":
+        ctx.set_field(op, chip.field(reg), 1)
+    if voltage == "3.3V":
+        ctx.set_field(op, chip.field(tieh), 1)
+
+
+KIND = StepKind("set_flash_voltage", SetFlashVoltageStep, check=check, requests=requests)
