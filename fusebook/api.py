@@ -371,16 +371,19 @@ class UnitRendering:
     require: tuple[Any, ...]
 
 
-#: The step arguments that hold key material even when written as plain hex in a recipe.
-_KEY_ARGS = {"burn_key": ("data",)}
+def _key_args(kind: str) -> tuple[str, ...]:
+    """The step arguments that hold key material even when written as plain hex in a recipe."""
+    from fusebook.steps import STEPS
+
+    return STEPS[kind].key_args if kind in STEPS else ()
 
 
 def _no_keys(kind: str, args: Any) -> Any:
     """Step arguments with key data as a `Secret` (whose every printed form is a fingerprint)."""
-    if not isinstance(args, dict) or kind not in _KEY_ARGS:
+    if not isinstance(args, dict) or not _key_args(kind):
         return args
     out = dict(args)
-    for name in _KEY_ARGS[kind]:
+    for name in _key_args(kind):
         value = out.get(name)
         if value is not None and not isinstance(value, (Secret, SecretValue)):
             out[name] = Secret(value if isinstance(value, bytes) else _key_bytes(str(value)))
@@ -427,7 +430,7 @@ def render_unit(loaded: LoadedRecipe, image: EfuseImage, index: int | None, sour
     )
     # key data written in a var (and passed to a step) is shown as the step shows it
     keys = {str(t.value[a]): t.value[a] for t in trace.steps if isinstance(t.value, dict)
-            for a in _KEY_ARGS.get(t.kind, ()) if isinstance(t.value.get(a), (str, bytes))}
+            for a in _key_args(t.kind) if isinstance(t.value.get(a), (str, bytes))}
     steps = tuple(_dc.replace(t, value=_no_keys(t.kind, t.value)) for t in trace.steps)
     variables = tuple(
         _dc.replace(v, value=Secret(_key_bytes(str(v.value)))) if isinstance(v.value, str) and v.value in keys

@@ -212,3 +212,5 @@ class StepKind:
     requests: Callable[[PlanContext, Operation], None] = _not_planned
     #: False for a step the loader expands (include): it never reaches the planner
     planned: bool = True
+    #: arguments that hold key material even when written as plain hex (shown as fingerprints)
+    key_args: tuple[str, ...] = ()

@@ -34,17 +34,18 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     except InputError as e:
         raise located(op, e) from None
     ctx.set_field(op, f, raw)
-    # Chip quirk (ESP32-C2): the ROM uses CUSTOM_MAC only once CUSTOM_MAC_USED is set.
-    if chip.has_field("CUSTOM_MAC_USED"):
-        ctx.set_field(op, chip.field("CUSTOM_MAC_USED"), 1)
-    if chip.family == "esp32":
-        version = chip.field("MAC_VERSION")
+    beside = chip.custom_mac  # what the chip's ROM needs along with the MAC (chip data)
+    if beside.used is not None:
+        ctx.set_field(op, chip.field(beside.used), 1)
+    if beside.version is not None:
+        version, wanted = chip.field(beside.version), beside.version_value
         current = ctx.image.raw(version)
         if current == 0:
-            ctx.set_field(op, version, 1)
-        elif current != 1:
-            raise step_error(op, f"MAC_VERSION is {current}; a custom MAC needs 0 or 1", cls=PlanError)
-        ctx.set_field(op, chip.field("CUSTOM_MAC_CRC"), codecs.crc8_custom_mac(data))
+            ctx.set_field(op, version, wanted)
+        elif current != wanted:
+            raise step_error(op, f"{version.name} is {current}; a custom MAC needs 0 or {wanted}", cls=PlanError)
+    if beside.crc is not None:
+        ctx.set_field(op, chip.field(beside.crc), codecs.crc8_custom_mac(data))
 
 
 KIND = StepKind("burn_custom_mac", BurnCustomMacStep, check=check, requests=requests)

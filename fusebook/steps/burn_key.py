@@ -28,13 +28,6 @@ from fusebook.steps.base import (
     step_data,
 )
 
-#: Key purposes that take two key blocks: (first half purpose, second half purpose).
-SPLIT_PURPOSES = {
-    "XTS_AES_256_KEY": ("XTS_AES_256_KEY_1", "XTS_AES_256_KEY_2"),
-    "XTS_AES_256_PSRAM_KEY": ("XTS_AES_256_PSRAM_KEY_1", "XTS_AES_256_PSRAM_KEY_2"),
-    "ECDSA_KEY_P384": ("ECDSA_KEY_P384_H", "ECDSA_KEY_P384_L"),
-}
-
 
 class BurnKeyArgs(ExactlyOneSource):
     block: BlockRef
@@ -57,9 +50,9 @@ def check_purpose(c: StepCheck, args: Any, digest: bool) -> None:
     chip = c.chip
     if not chip.key_purposes:
         if purpose is not None:
+            blocks = ", ".join(n for b in chip.blocks[1:] for n in (b.aliases or (b.name,)))
             c.fail(f"{chip.name} key blocks have no purpose; the block name says what a key is for",
-                   c.at("purpose"), hint="leave out `purpose:` (blocks: flash_encryption, "
-                   "secure_boot_v1, secure_boot_v2, BLOCK3)")
+                   c.at("purpose"), hint=f"leave out `purpose:` (blocks: {blocks})")
         return
     if purpose is None:
         names = [kp.name for kp in chip.key_purposes if kp.digest or not digest]
@@ -112,8 +105,8 @@ def _ecdsa_key(args: dict[str, Any], files: StepFiles, chip: ChipDef,
 def requests(ctx: PlanContext, op: Operation) -> None:
     args = op.args if isinstance(op.args, dict) else {}
     chip = ctx.chip
-    if chip.family == "esp32":
-        _burn_key_esp32(ctx, op, args)
+    if chip.key_block_names:
+        _burn_key_by_block_name(ctx, op, args)
         return
     if chip.purposes_by_target:
         _burn_key_by_target(ctx, op, args)
@@ -128,8 +121,9 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     data = step_data(op, args, "burn_key")
     kfield = chip.block_field(blk)
     nbytes = (kfield.bits // 8) if kfield else blk.words * 4
-    if purpose in SPLIT_PURPOSES:
-        first, second = SPLIT_PURPOSES[purpose]
+    halves = split_of(chip, purpose)
+    if halves is not None:
+        first, second = halves
         if len(data) != 2 * nbytes:
             raise step_error(op, f"{purpose} takes {2 * nbytes} bytes of key, got {len(data)}")
         half = (first, data[:nbytes], *_protections(purpose_of(ctx, op, first), args))
@@ -145,6 +139,11 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         raise step_error(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
                          hint=_size_hint(data, nbytes))
     _one_key(ctx, op, blk, purpose, data, args)
+
+
+def split_of(chip: ChipDef, purpose: str) -> tuple[str, str] | None:
+    """The purposes of the halves of a two-block key purpose (chip data), else None."""
+    return next((kp.split for kp in chip.key_purposes if kp.name == purpose and kp.split), None)
 
 
 def _refuse_placeholder(op: Operation, args: dict, data: bytes, where: str) -> None:
@@ -353,25 +352,29 @@ def _burn_key_by_target(ctx: PlanContext, op: Operation, args: dict) -> None:
         ctx.wr_dis(op, target.wr_dis)
 
 
-def _burn_key_esp32(ctx: PlanContext, op: Operation, args: dict) -> None:
-    image = ctx.image
+def _burn_key_by_block_name(ctx: PlanContext, op: Operation, args: dict) -> None:
+    """Chip quirk (ESP32): no key purposes; the name the block is called by says what the key
+    is for (`flash_encryption`, `secure_boot_v1`: byte-reversed and read-protected)."""
+    chip, image = ctx.chip, ctx.image
     name = str(args.get("block", ""))
     blk = ctx.block(op, name)
     if blk.id == 0:
-        raise step_error(op, "BLOCK0 is not a key block", hint="key blocks: BLOCK1, BLOCK2, BLOCK3")
+        keys = ", ".join(b.name for b in chip.blocks if b.id != 0)
+        raise step_error(op, f"{blk.name} is not a key block", hint=f"key blocks: {keys}")
     data = step_data(op, args, "burn_key")
     nbytes = image.data_bytes(blk)
     if len(data) != nbytes:
         raise step_error(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
                          hint=_size_hint(data, nbytes))
     _refuse_placeholder(op, args, data, blk.name)
-    read_protect = bool(args.get("read_protect", name in ("flash_encryption", "secure_boot_v1")))
+    use = chip.key_block_names.get(name)
+    read_protect = bool(args.get("read_protect", use is not None and use.read_protect))
     write_protect = bool(args.get("write_protect", True))
     if _claim(ctx, op, blk.name, (name, data, read_protect, write_protect)):
         return
     secret = Secret(data)
     ctx.out.key_fingerprints[blk.name] = secret.fingerprint
-    if name in ("flash_encryption", "secure_boot_v1"):
+    if use is not None and use.reverse:
         data = data[::-1]
     if not image.block_readable(blk):
         if not write_protect or not image.block_writeable(blk):
@@ -396,4 +399,4 @@ def _size_hint(data: bytes, nbytes: int) -> str:
 
 
 KIND = StepKind("burn_key", BurnKeyStep, args_model=BurnKeyArgs, check=check, prepare=prepare,
-                requests=requests)
+                requests=requests, key_args=("data",))

@@ -7,7 +7,6 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field
 
 from fusebook.chips.models import ChipDef
-from fusebook.efuse.image import CODING_34
 from fusebook.errors import InputError, PlanError, SourceLocation
 from fusebook.plan.requests import Operation, PlanContext, step_error
 from fusebook.recipe.types import BlockRef, Name, OrTemplate, StrictModel, Text
@@ -61,10 +60,12 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     args["data"] = args["digest"]
     if args.get("caveat"):
         ctx.warn(op, str(args["caveat"]))
-    if chip.family == "esp32":
-        if ctx.image.coding(1) == CODING_34:
-            raise step_error(op, "burn_key_digest needs the NONE coding scheme on ESP32", cls=PlanError)
-        args.setdefault("block", "BLOCK2")
+    fixed = chip.digest_block  # a chip without key purposes: the digest has its own block
+    if fixed is not None:
+        if ctx.image.coding(chip.block(fixed.block)) == fixed.refused_coding:
+            raise step_error(op, f"burn_key_digest needs the NONE coding scheme on {chip.description}",
+                             cls=PlanError)
+        args.setdefault("block", fixed.block)
         args["read_protect"] = False
         burn_key.requests(ctx, Operation("burn_key", args, op.label or op.kind, op.location))
         return

@@ -40,10 +40,11 @@ def requests(ctx: PlanContext, op: Operation) -> None:
                 if kps and not kps[0].read_protect:
                     raise step_error(op, f"{canonical} holds a {kp_name} key, which must stay readable",
                                      cls=PlanError)
-            if chip.family == "esp32" and blk.id == 2:
-                if ctx.image.raw("ABS_DONE_1"):
-                    raise step_error(op, "secure boot v2 is on: BLOCK2 must stay readable", cls=PlanError)
-                ctx.warn(op, "if BLOCK2 holds a secure boot v2 digest it must stay readable")
+            fixed = chip.digest_block  # a chip without key purposes: the digest has its own block
+            if fixed is not None and blk.id == chip.block(fixed.block).id:
+                if ctx.image.raw(fixed.enabled_by):
+                    raise step_error(op, f"secure boot v2 is on: {blk.name} must stay readable", cls=PlanError)
+                ctx.warn(op, f"if {blk.name} holds a secure boot v2 digest it must stay readable")
         ctx.rd_dis(op, rd)
 
 

@@ -9,12 +9,6 @@ from fusebook.plan.requests import Operation, PlanContext, step_error
 from fusebook.recipe.types import VOLTAGE
 from fusebook.steps.base import StepBase, StepCheck, StepKind
 
-#: Flash voltage regulator fields per chip family naming (ESP32: SDIO, others: SPI).
-FLASH_VOLTAGE_FIELDS = (
-    ("XPD_SDIO_FORCE", "XPD_SDIO_REG", "XPD_SDIO_TIEH"),
-    ("VDD_SPI_FORCE", "VDD_SPI_XPD", "VDD_SPI_TIEH"),
-)
-
 
 class SetFlashVoltageStep(StepBase):
     kind: ClassVar[str] = "set_flash_voltage"
@@ -22,7 +16,7 @@ class SetFlashVoltageStep(StepBase):
 
 
 def check(c: StepCheck, value: Any) -> None:
-    if not (c.chip.has_field("XPD_SDIO_FORCE") or c.chip.has_field("VDD_SPI_FORCE")):
+    if c.chip.flash_voltage is None:
         c.fail(f"{c.chip.name} has no flash voltage regulator eFuses", c.at())
 
 
@@ -31,11 +25,10 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     voltage = str(op.args).upper()
     if voltage not in ("1.8V", "3.3V", "OFF"):
         raise step_error(op, f"flash voltage {op.args!r} is not one of 1.8V, 3.3V, OFF")
-    for force, reg, tieh in FLASH_VOLTAGE_FIELDS:
-        if chip.has_field(force) and chip.has_field(reg) and chip.has_field(tieh):
-            break
-    else:
+    regulator = chip.flash_voltage
+    if regulator is None:
         raise step_error(op, f"{chip.description} has no flash voltage regulator eFuses")
+    force, reg, tieh = regulator.force, regulator.regulator, regulator.tieh
     if voltage == "OFF" and image.raw(reg):
         raise step_error(op, f"cannot turn the regulator OFF: {reg} is already burned", cls=PlanError)
     if voltage == "1.8V" and image.raw(tieh):
