@@ -6,6 +6,8 @@ A step kind (`StepKind`) holds, in one place, everything fusebook knows of one r
 - `check`: its checks against one chip without a unit (`fusebook validate`), in a
   `StepCheck` that knows where each part of the step is written;
 - `prepare`: the rendered step's files read in (a key, a PEM turned into its digest);
+- `value`: the rendered step as a frozen, typed value (`BurnKey(block, purpose, data,
+  read_protect, write_protect, ...)`), made by `value.of(operation)`;
 - `requests`: its translation into bit requests against one chip image, in a
   `PlanContext`, with warnings and the reasons it has nothing to do (pyinfra's operations
   work the same way: yield what is needed, or say why nothing is).
@@ -169,12 +171,12 @@ def material(value: Any) -> bytes:
 
 
 # -- the rendered step's bytes ---------------------------------------------------------------
-def step_data(op: Operation, args: dict[str, Any], what: str) -> bytes:
+def step_data(op: Operation, data: Any, file: Any, what: str) -> bytes:
     """The bytes a step burns: its `data:` (hex) or its `file:` as read."""
-    if "data" in args and args["data"] is not None:
-        value = args["data"]
-    elif "file" in args and args["file"] is not None:
-        value = args["file"]
+    if data is not None:
+        value = data
+    elif file is not None:
+        value = file
         if not isinstance(value, (bytes, Secret)):
             raise step_error(op, f"{what} file {value!r} was not loaded")
     else:
@@ -210,6 +212,8 @@ class StepKind:
     check: Callable[[StepCheck, Any], None] = _no_checks
     prepare: Callable[[Any, StepFiles, ChipDef, SourceLocation | None], Any] = _as_rendered
     requests: Callable[[PlanContext, Operation], None] = _not_planned
+    #: the rendered step as a frozen value (`of(operation)`), for a planned step
+    value: type | None = None
     #: False for a step the loader expands (include): it never reaches the planner
     planned: bool = True
     #: arguments that hold key material even when written as plain hex (shown as fingerprints)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fusebook.plan.requests import Operation, PlanContext, step_error
@@ -30,10 +31,23 @@ def check(c: StepCheck, args: Any) -> None:
             c.fail(f"bit {bit} is outside {blk.name} (0..{blk.words * 32 - 1})", c.at("bits", i))
 
 
+@dataclass(frozen=True)
+class BurnBit:
+    """A rendered burn_bit: the block, and the bit numbers as rendered (checked against it)."""
+
+    block: str | int | None
+    bits: Any
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnBit:
+        args = op.args if isinstance(op.args, dict) else {}
+        return cls(args.get("block"), args.get("bits"))
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
-    args = op.args if isinstance(op.args, dict) else {}
-    blk = ctx.block(op, args.get("block"))
-    bits = args.get("bits")
+    step = BurnBit.of(op)
+    blk = ctx.block(op, step.block)
+    bits = step.bits
     if not isinstance(bits, list) or not bits:
         raise step_error(op, "burn_bit needs `bits: [n, ...]`")
     size = ctx.image.data_bytes(blk) * 8
@@ -45,4 +59,4 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     ctx.or_bits(op, blk.id, v, blk.name, guard=blk.name)
 
 
-KIND = StepKind("burn_bit", BurnBitStep, args_model=BurnBitArgs, check=check, requests=requests)
+KIND = StepKind("burn_bit", BurnBitStep, args_model=BurnBitArgs, check=check, requests=requests, value=BurnBit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -52,11 +53,31 @@ def prepare(args: Any, files: StepFiles, chip: ChipDef, origin: SourceLocation |
     return read_file_arg(args, files, origin, secret=False)
 
 
+@dataclass(frozen=True)
+class BurnBlockData:
+    """A rendered burn_block_data: `data:` as rendered or `file:` as read, at `offset`."""
+
+    block: str | int | None
+    offset: Any
+    data: Any
+    file: Any
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnBlockData:
+        args = op.args if isinstance(op.args, dict) else {}
+        return cls(args.get("block"), args.get("offset", 0) or 0, args.get("data"), args.get("file"))
+
+    @property
+    def secret(self) -> bool:
+        """Data from a secret input (or a key file) stays out of plans and logs like a key."""
+        return isinstance(self.data, Secret) or isinstance(self.file, Secret)
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
-    args = op.args if isinstance(op.args, dict) else {}
-    blk = ctx.block(op, args.get("block"))
-    data = step_data(op, args, "burn_block_data")
-    offset = args.get("offset", 0) or 0
+    step = BurnBlockData.of(op)
+    blk = ctx.block(op, step.block)
+    data = step_data(op, step.data, step.file, "burn_block_data")
+    offset = step.offset
     size = ctx.image.data_bytes(blk)
     if not isinstance(offset, int) or offset < 0 or offset >= size:
         raise step_error(op, f"offset {offset!r} is outside {blk.name} ({size} bytes)")
@@ -64,10 +85,8 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         raise step_error(op, f"{len(data)} bytes at offset {offset} do not fit {blk.name} ({size} bytes)")
     mask = ((1 << (8 * len(data))) - 1) << (8 * offset)
     value = int.from_bytes(data, "little") << (8 * offset)
-    # data from a secret input (or a key file) stays out of plans and logs like a key
-    secret = isinstance(args.get("data"), Secret) or isinstance(args.get("file"), Secret)
-    ctx.out.requests.append(Request(blk.id, mask, value, True, blk.name, op.origin, secret, guard=blk.name))
+    ctx.out.requests.append(Request(blk.id, mask, value, True, blk.name, op.origin, step.secret, guard=blk.name))
 
 
 KIND = StepKind("burn_block_data", BurnBlockDataStep, args_model=BurnBlockDataArgs, check=check,
-                prepare=prepare, requests=requests)
+                prepare=prepare, requests=requests, value=BurnBlockData)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fusebook.efuse import codecs
@@ -23,13 +24,25 @@ def check(c: StepCheck, value: Any) -> None:
         c.run(lambda: codecs.parse_mac(value), c.at())
 
 
+@dataclass(frozen=True)
+class BurnCustomMac:
+    """A rendered burn_custom_mac: the MAC as written (checked when it is turned into bits)."""
+
+    mac: str
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnCustomMac:
+        return cls(op.args)
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
     chip = ctx.chip
+    step = BurnCustomMac.of(op)
     if not chip.has_field("CUSTOM_MAC"):
         raise step_error(op, f"{chip.description} has no custom MAC field")
     f = chip.field("CUSTOM_MAC")
     try:
-        data = codecs.parse_mac(op.args)
+        data = codecs.parse_mac(step.mac)
         raw = codecs.mac_bytes_to_raw(f, data)
     except InputError as e:
         raise located(op, e) from None
@@ -48,4 +61,4 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         ctx.set_field(op, chip.field(beside.crc), codecs.crc8_custom_mac(data))
 
 
-KIND = StepKind("burn_custom_mac", BurnCustomMacStep, check=check, requests=requests)
+KIND = StepKind("burn_custom_mac", BurnCustomMacStep, check=check, requests=requests, value=BurnCustomMac)

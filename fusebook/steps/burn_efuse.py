@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, ClassVar
 
@@ -67,12 +69,26 @@ def _fits(c: StepCheck, f: FieldDef, value: Any) -> bool:
         return True  # the value's own problem is reported next
 
 
+@dataclass(frozen=True)
+class BurnEfuse:
+    """A rendered burn_efuse: (field name or alias, value) in the order written, and where
+    each name is written (to name both places when two of them are the same field)."""
+
+    values: tuple[tuple[str, Any], ...]
+    key_locations: Mapping[Any, SourceLocation]
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnEfuse:
+        if not isinstance(op.args, dict) or not op.args:
+            raise step_error(op, "burn_efuse takes a mapping of field names to values")
+        return cls(tuple(op.args.items()), getattr(op.args, "key_locations", {}))
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
-    if not isinstance(op.args, dict) or not op.args:
-        raise step_error(op, "burn_efuse takes a mapping of field names to values")
-    at: dict[Any, SourceLocation] = getattr(op.args, "key_locations", {})
+    step = BurnEfuse.of(op)
+    at = step.key_locations
     seen: dict[str, tuple[Any, int]] = {}
-    for name, value in op.args.items():
+    for name, value in step.values:
         f = ctx.field(op, name)
         if not f.burnable:
             raise step_error(op, f"{f.name} is computed or read-only and cannot be burned")
@@ -103,4 +119,4 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         ctx.set_field(op, f, raw, secret=isinstance(value, Secret))
 
 
-KIND = StepKind("burn_efuse", BurnEfuseStep, check=check, requests=requests)
+KIND = StepKind("burn_efuse", BurnEfuseStep, check=check, requests=requests, value=BurnEfuse)

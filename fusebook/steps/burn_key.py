@@ -8,6 +8,7 @@ ECDSA_KEY_P384) take the given block and the next free one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -102,23 +103,59 @@ def _ecdsa_key(args: dict[str, Any], files: StepFiles, chip: ChipDef,
 
 
 # -- requests ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BurnKey:
+    """A rendered burn_key, or the key a burn_key_digest burns.
+
+    `data` is the key as rendered (hex text, bytes or a `Secret`), else `file` as read; the
+    protections are None where the recipe leaves them to espefuse's defaults. `digest` is
+    set for a secure boot digest worked out from a public key: a key nobody typed.
+    """
+
+    block: str | int | None
+    purpose: str | None
+    data: Any = None
+    file: Any = None
+    read_protect: bool | None = None
+    write_protect: bool | None = None
+    digest: bytes | None = None
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnKey:
+        args = op.args if isinstance(op.args, dict) else {}
+        return cls(args.get("block"), args.get("purpose"), args.get("data"), args.get("file"),
+                   args.get("read_protect"), args.get("write_protect"))
+
+    def key_bytes(self, op: Operation) -> bytes:
+        return step_data(op, self.data, self.file, "burn_key")
+
+    def protections(self, read_default: bool) -> tuple[bool, bool]:
+        """(read_protect, write_protect) asked for: the recipe's, else the defaults."""
+        read = read_default if self.read_protect is None else bool(self.read_protect)
+        return read, True if self.write_protect is None else bool(self.write_protect)
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
-    args = op.args if isinstance(op.args, dict) else {}
+    burn(ctx, op, BurnKey.of(op))
+
+
+def burn(ctx: PlanContext, op: Operation, key: BurnKey) -> None:
+    """The requests that put `key` where it goes on this chip (errors name step `op`)."""
     chip = ctx.chip
     if chip.key_block_names:
-        _burn_key_by_block_name(ctx, op, args)
+        _burn_key_by_block_name(ctx, op, key)
         return
     if chip.purposes_by_target:
-        _burn_key_by_target(ctx, op, args)
+        _burn_key_by_target(ctx, op, key)
         return
-    blk = ctx.block(op, args.get("block"))
+    blk = ctx.block(op, key.block)
     if not blk.key_purpose_field:
         keys = ", ".join(b.name for b in chip.key_blocks)
         raise step_error(op, f"{blk.name} is not a key block", hint=f"key blocks: {keys}")
-    if not args.get("purpose"):
+    if not key.purpose:
         raise step_error(op, "burn_key needs `purpose:`")
-    purpose = str(args["purpose"])
-    data = step_data(op, args, "burn_key")
+    purpose = str(key.purpose)
+    data = key.key_bytes(op)
     kfield = chip.block_field(blk)
     nbytes = (kfield.bits // 8) if kfield else blk.words * 4
     halves = split_of(chip, purpose)
@@ -126,19 +163,19 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         first, second = halves
         if len(data) != 2 * nbytes:
             raise step_error(op, f"{purpose} takes {2 * nbytes} bytes of key, got {len(data)}")
-        half = (first, data[:nbytes], *_protections(purpose_of(ctx, op, first), args))
+        half = (first, data[:nbytes], *_protections(purpose_of(ctx, op, first), key))
         if ctx.key_claims.get(blk.name, (None, op))[0] == half:
             return  # the same key as an earlier step: its two blocks are planned already
         kp2 = purpose_of(ctx, op, second)
         stored = data[nbytes:][::-1] if kp2.reverse else data[nbytes:]
         other = _holding(ctx, second) or _next_free_key_block(ctx, op, blk, int.from_bytes(stored, "little"))
-        _one_key(ctx, op, blk, first, data[:nbytes], args)
-        _one_key(ctx, op, other, second, data[nbytes:], args)
+        _one_key(ctx, op, blk, first, data[:nbytes], key)
+        _one_key(ctx, op, other, second, data[nbytes:], key)
         return
     if len(data) != nbytes:
         raise step_error(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
                          hint=_size_hint(data, nbytes))
-    _one_key(ctx, op, blk, purpose, data, args)
+    _one_key(ctx, op, blk, purpose, data, key)
 
 
 def split_of(chip: ChipDef, purpose: str) -> tuple[str, str] | None:
@@ -146,13 +183,13 @@ def split_of(chip: ChipDef, purpose: str) -> tuple[str, str] | None:
     return next((kp.split for kp in chip.key_purposes if kp.name == purpose and kp.split), None)
 
 
-def _refuse_placeholder(op: Operation, args: dict, data: bytes, where: str) -> None:
+def _refuse_placeholder(op: Operation, key: BurnKey, data: bytes, where: str) -> None:
     """A key given as `data:` or `file:` whose bytes are all equal is a placeholder (docs/keys.md).
 
     A secure-boot digest computed from a public key PEM is not a key the user typed,
     so it is not checked.
     """
-    if "digest" in args:
+    if key.digest is not None:
         return
     from fusebook.keys.files import refuse_placeholder
 
@@ -187,9 +224,10 @@ def _claim(ctx: PlanContext, op: Operation, where: str, ask: KeyAsk) -> bool:
     )
 
 
-def _protections(kp: KeyPurpose, args: dict) -> tuple[bool, bool]:
+def _protections(kp: KeyPurpose, key: BurnKey) -> tuple[bool, bool]:
     """(read_protect, write_protect) a key step asks for, defaults as espefuse."""
-    return kp.read_protect and bool(args.get("read_protect", True)), bool(args.get("write_protect", True))
+    read, write = key.protections(read_default=True)
+    return kp.read_protect and read, write
 
 
 def purpose_of(ctx: PlanContext, op: Operation, name: Any) -> KeyPurpose:
@@ -237,15 +275,15 @@ def _next_free_key_block(ctx: PlanContext, op: Operation, blk: BlockDef, stored:
     raise step_error(op, "this key takes two free key blocks; only one is free", cls=PlanError)
 
 
-def _one_key(ctx: PlanContext, op: Operation, blk: BlockDef, purpose: str, data: bytes, args: dict) -> None:
+def _one_key(ctx: PlanContext, op: Operation, blk: BlockDef, purpose: str, data: bytes, key: BurnKey) -> None:
     chip, image = ctx.chip, ctx.image
     kp = purpose_of(ctx, op, purpose)
     if kp.value < 0:
         raise step_error(op, f"{purpose} is not a purpose a key block can hold")
     pf = chip.field(blk.key_purpose_field or "")
     ctx.check_purpose_allowed(op, pf, kp.value)
-    _refuse_placeholder(op, args, data, blk.name)
-    read_protect, write_protect = _protections(kp, args)
+    _refuse_placeholder(op, key, data, blk.name)
+    read_protect, write_protect = _protections(kp, key)
     if _claim(ctx, op, blk.name, (kp.name, data, read_protect, write_protect)):
         return
     secret = Secret(data)
@@ -301,7 +339,7 @@ def _purpose_extras(ctx: PlanContext, op: Operation, kp: KeyPurpose) -> None:
             ctx.set_field(op, ctx.chip.field(name), value)
 
 
-def _burn_key_by_target(ctx: PlanContext, op: Operation, args: dict) -> None:
+def _burn_key_by_target(ctx: PlanContext, op: Operation, key: BurnKey) -> None:
     """Chip quirk (ESP32-C2): no KEY_PURPOSE fields; the purpose names where the key goes.
 
     XTS_AES_128_KEY takes all of BLOCK_KEY0 (and burns XTS_KEY_LENGTH_256),
@@ -309,26 +347,26 @@ def _burn_key_by_target(ctx: PlanContext, op: Operation, args: dict) -> None:
     high 128 bits (the first 16 bytes of a 32-byte digest), as espefuse does.
     """
     chip, image = ctx.chip, ctx.image
-    if not args.get("purpose"):
+    if not key.purpose:
         names = ", ".join(kp.name for kp in chip.key_purposes)
         raise step_error(op, "burn_key needs `purpose:`", hint=f"one of: {names}")
-    kp = purpose_of(ctx, op, args["purpose"])
+    kp = purpose_of(ctx, op, key.purpose)
     if not kp.target:
         raise step_error(op, f"{kp.name} is not a purpose a key can be burned with")
     target = chip.field(kp.target)
-    if args.get("block") is not None:
-        blk = ctx.block(op, args["block"])
+    if key.block is not None:
+        blk = ctx.block(op, key.block)
         if blk.id != target.block:
             raise step_error(op, f"{kp.name} keys go to {chip.blocks[target.block].name}, not {blk.name}")
-    data = step_data(op, args, "burn_key")
+    data = key.key_bytes(op)
     nbytes = target.bits // 8
     if kp.digest_bytes and len(data) == 32 and nbytes == kp.digest_bytes:
         data = data[: kp.digest_bytes]
     if len(data) != nbytes:
         raise step_error(op, f"{kp.name} takes a {nbytes}-byte key, got {len(data)} bytes",
                          hint=_size_hint(data, nbytes))
-    _refuse_placeholder(op, args, data, target.name)
-    read_protect, write_protect = _protections(kp, args)
+    _refuse_placeholder(op, key, data, target.name)
+    read_protect, write_protect = _protections(kp, key)
     if _claim(ctx, op, target.name, (kp.name, data, read_protect, write_protect)):
         return
     ctx.out.key_fingerprints[target.name] = Secret(data).fingerprint
@@ -352,24 +390,23 @@ def _burn_key_by_target(ctx: PlanContext, op: Operation, args: dict) -> None:
         ctx.wr_dis(op, target.wr_dis)
 
 
-def _burn_key_by_block_name(ctx: PlanContext, op: Operation, args: dict) -> None:
+def _burn_key_by_block_name(ctx: PlanContext, op: Operation, key: BurnKey) -> None:
     """Chip quirk (ESP32): no key purposes; the name the block is called by says what the key
     is for (`flash_encryption`, `secure_boot_v1`: byte-reversed and read-protected)."""
     chip, image = ctx.chip, ctx.image
-    name = str(args.get("block", ""))
+    name = "" if key.block is None else str(key.block)
     blk = ctx.block(op, name)
     if blk.id == 0:
         keys = ", ".join(b.name for b in chip.blocks if b.id != 0)
         raise step_error(op, f"{blk.name} is not a key block", hint=f"key blocks: {keys}")
-    data = step_data(op, args, "burn_key")
+    data = key.key_bytes(op)
     nbytes = image.data_bytes(blk)
     if len(data) != nbytes:
         raise step_error(op, f"{blk.name} takes a {nbytes}-byte key, got {len(data)} bytes",
                          hint=_size_hint(data, nbytes))
-    _refuse_placeholder(op, args, data, blk.name)
+    _refuse_placeholder(op, key, data, blk.name)
     use = chip.key_block_names.get(name)
-    read_protect = bool(args.get("read_protect", use is not None and use.read_protect))
-    write_protect = bool(args.get("write_protect", True))
+    read_protect, write_protect = key.protections(read_default=use is not None and use.read_protect)
     if _claim(ctx, op, blk.name, (name, data, read_protect, write_protect)):
         return
     secret = Secret(data)
@@ -384,7 +421,7 @@ def _burn_key_by_block_name(ctx: PlanContext, op: Operation, args: dict) -> None
         raise step_error(op, f"{blk.name} is read-protected; its content cannot be changed", cls=PlanError)
     ctx.out.requests.append(
         Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
-                blk.name, op.origin, "digest" not in args, guard=blk.name)  # a digest is public
+                blk.name, op.origin, key.digest is None, guard=blk.name)  # a digest is public
     )
     if read_protect and blk.rd_dis:
         ctx.rd_dis(op, blk.rd_dis)
@@ -399,4 +436,4 @@ def _size_hint(data: bytes, nbytes: int) -> str:
 
 
 KIND = StepKind("burn_key", BurnKeyStep, args_model=BurnKeyArgs, check=check, prepare=prepare,
-                requests=requests, key_args=("data",))
+                requests=requests, key_args=("data",), value=BurnKey)

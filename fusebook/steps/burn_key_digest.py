@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -52,33 +54,56 @@ def prepare(args: Any, files: StepFiles, chip: ChipDef, origin: SourceLocation |
     return args
 
 
+@dataclass(frozen=True)
+class BurnKeyDigest:
+    """A rendered burn_key_digest, its digest worked out (`prepare`) from the public key."""
+
+    block: str | int | None
+    purpose: str | None
+    digest: bytes
+    #: a note on the key the digest is of (e.g. a key size the chip's ROM does not take)
+    caveat: str | None = None
+    read_protect: bool | None = None
+    write_protect: bool | None = None
+
+    @classmethod
+    def of(cls, op: Operation) -> BurnKeyDigest:
+        args = op.args if isinstance(op.args, dict) else {}
+        if "digest" not in args:
+            raise step_error(op, "the key's digest was not computed")
+        return cls(args.get("block"), args.get("purpose"), args["digest"], args.get("caveat") or None,
+                   args.get("read_protect"), args.get("write_protect"))
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
     chip = ctx.chip
-    args = dict(op.args) if isinstance(op.args, dict) else {}
-    if "digest" not in args:
-        raise step_error(op, "the key's digest was not computed")
-    args["data"] = args["digest"]
-    if args.get("caveat"):
-        ctx.warn(op, str(args["caveat"]))
+    step = BurnKeyDigest.of(op)
+    if step.caveat:
+        ctx.warn(op, str(step.caveat))
+    key = burn_key.BurnKey(step.block, step.purpose, data=step.digest, read_protect=step.read_protect,
+                           write_protect=step.write_protect, digest=step.digest)
     fixed = chip.digest_block  # a chip without key purposes: the digest has its own block
     if fixed is not None:
         if ctx.image.coding(chip.block(fixed.block)) == fixed.refused_coding:
             raise step_error(op, f"burn_key_digest needs the NONE coding scheme on {chip.description}",
                              cls=PlanError)
-        args.setdefault("block", fixed.block)
-        args["read_protect"] = False
-        burn_key.requests(ctx, Operation("burn_key", args, op.label or op.kind, op.location))
+        block = fixed.block if _absent(op, "block") else step.block
+        burn_key.burn(ctx, op, dataclasses.replace(key, block=block, read_protect=False))
         return
-    if not args.get("purpose") and chip.purposes_by_target:
+    if not step.purpose and chip.purposes_by_target:
         # Chip quirk (ESP32-C2): one digest purpose, one place for it.
-        args["purpose"] = next(kp.name for kp in chip.key_purposes if kp.digest)
-    if not args.get("purpose"):
+        key = dataclasses.replace(key, purpose=next(kp.name for kp in chip.key_purposes if kp.digest))
+    if not key.purpose:
         raise step_error(op, "burn_key_digest needs `purpose:` (SECURE_BOOT_DIGEST0/1/2)")
-    kp = burn_key.purpose_of(ctx, op, args["purpose"])
+    kp = burn_key.purpose_of(ctx, op, key.purpose)
     if not kp.digest:
         raise step_error(op, f"{kp.name} is not a secure boot digest purpose")
-    burn_key.requests(ctx, Operation("burn_key", args, op.label or op.kind, op.location))
+    burn_key.burn(ctx, op, key)
+
+
+def _absent(op: Operation, name: str) -> bool:
+    return not isinstance(op.args, dict) or name not in op.args
 
 
 KIND = StepKind("burn_key_digest", BurnKeyDigestStep, args_model=BurnKeyDigestArgs, check=check,
-                prepare=prepare, requests=requests)
+                prepare=prepare, requests=requests, value=BurnKeyDigest)

@@ -11,7 +11,7 @@ from fusebook.errors import PlanError
 from fusebook.plan.requests import Operation, PlanContext, step_error
 from fusebook.recipe.types import NameList
 from fusebook.steps.base import StepBase, StepCheck, StepKind
-from fusebook.steps.write_protect_efuse import check_protection, targets
+from fusebook.steps.write_protect_efuse import ProtectEfuse, check_protection
 
 
 class ReadProtectStep(StepBase):
@@ -25,7 +25,7 @@ def check(c: StepCheck, names: Any) -> None:
 
 def requests(ctx: PlanContext, op: Operation) -> None:
     chip = ctx.chip
-    for name in targets(op):
+    for name in ProtectEfuse.of(op).names:
         _, rd, canonical = ctx.protection_bits(op, name)
         if not rd:
             raise step_error(op, f"{canonical} has no read-disable bit")
@@ -74,4 +74,4 @@ def _check_target_stays_readable(ctx: PlanContext, op: Operation, name: str) -> 
             raise step_error(op, f"secure boot is on: {digest.name} must stay readable", cls=PlanError)
 
 
-KIND = StepKind("read_protect_efuse", ReadProtectStep, check=check, requests=requests)
+KIND = StepKind("read_protect_efuse", ReadProtectStep, check=check, requests=requests, value=ProtectEfuse)

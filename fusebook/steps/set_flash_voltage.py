@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fusebook.errors import PlanError
 from fusebook.plan.requests import Operation, PlanContext, step_error
-from fusebook.recipe.types import VOLTAGE
+from fusebook.recipe.types import VOLTAGE, VOLTAGES
 from fusebook.steps.base import StepBase, StepCheck, StepKind
 
 
@@ -20,11 +21,23 @@ def check(c: StepCheck, value: Any) -> None:
         c.fail(f"{c.chip.name} has no flash voltage regulator eFuses", c.at())
 
 
+@dataclass(frozen=True)
+class SetFlashVoltage:
+    """A rendered set_flash_voltage: the voltage, in capitals."""
+
+    voltage: str  # one of VOLTAGES
+
+    @classmethod
+    def of(cls, op: Operation) -> SetFlashVoltage:
+        voltage = str(op.args).upper()
+        if voltage not in VOLTAGES:
+            raise step_error(op, f"flash voltage {op.args!r} is not one of {', '.join(VOLTAGES)}")
+        return cls(voltage)
+
+
 def requests(ctx: PlanContext, op: Operation) -> None:
     chip, image = ctx.chip, ctx.image
-    voltage = str(op.args).upper()
-    if voltage not in ("1.8V", "3.3V", "OFF"):
-        raise step_error(op, f"flash voltage {op.args!r} is not one of 1.8V, 3.3V, OFF")
+    voltage = SetFlashVoltage.of(op).voltage
     regulator = chip.flash_voltage
     if regulator is None:
         raise step_error(op, f"{chip.description} has no flash voltage regulator eFuses")
@@ -40,4 +53,4 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         ctx.set_field(op, chip.field(tieh), 1)
 
 
-KIND = StepKind("set_flash_voltage", SetFlashVoltageStep, check=check, requests=requests)
+KIND = StepKind("set_flash_voltage", SetFlashVoltageStep, check=check, requests=requests, value=SetFlashVoltage)

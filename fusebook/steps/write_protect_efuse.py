@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
@@ -37,14 +38,20 @@ def check_protection(c: StepCheck, names: Any, write: bool) -> None:
             c.fail(f"{name} has no {'write' if write else 'read'}-disable bit on {c.chip.name}", c.at(i))
 
 
-def targets(op: Operation) -> list[str]:
-    """The field or block names a protect step names (one name or a list)."""
-    names = op.args
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise step_error(op, f"{op.kind} takes a list of field or block names")
-    return [str(n) for n in names]
+@dataclass(frozen=True)
+class ProtectEfuse:
+    """A rendered write_protect_efuse or read_protect_efuse: the fields or blocks it names."""
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, op: Operation) -> ProtectEfuse:
+        names = op.args
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names:
+            raise step_error(op, f"{op.kind} takes a list of field or block names")
+        return cls(tuple(str(n) for n in names))
 
 
 def check(c: StepCheck, names: Any) -> None:
@@ -53,7 +60,7 @@ def check(c: StepCheck, names: Any) -> None:
 
 def requests(ctx: PlanContext, op: Operation) -> None:
     chip = ctx.chip
-    for name in targets(op):
+    for name in ProtectEfuse.of(op).names:
         wr, _, canonical = ctx.protection_bits(op, name)
         if wr is None:
             raise step_error(op, f"{canonical} has no write-disable bit")
@@ -66,4 +73,4 @@ def requests(ctx: PlanContext, op: Operation) -> None:
         ctx.wr_dis(op, wr)
 
 
-KIND = StepKind("write_protect_efuse", WriteProtectStep, check=check, requests=requests)
+KIND = StepKind("write_protect_efuse", WriteProtectStep, check=check, requests=requests, value=ProtectEfuse)

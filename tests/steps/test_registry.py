@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import pkgutil
@@ -60,3 +61,13 @@ def test_the_registry_names_each_kind_by_its_model() -> None:
 
 def test_only_the_include_step_is_not_planned() -> None:
     assert [k for k, kind in STEPS.items() if not kind.planned] == ["include"]
+
+
+def test_every_planned_kind_reads_its_step_as_a_frozen_value() -> None:
+    for name, kind in STEPS.items():
+        if not kind.planned:
+            assert kind.value is None
+            continue
+        assert kind.value is not None and dataclasses.is_dataclass(kind.value), name
+        assert kind.value.__dataclass_params__.frozen, name  # type: ignore[attr-defined]
+        assert callable(getattr(kind.value, "of", None)), name
