@@ -12,8 +12,8 @@ from fusebook.chips.models import ChipDef
 from fusebook.errors import InputError, PlanError, SourceLocation
 from fusebook.plan.requests import Operation, PlanContext, step_error
 from fusebook.recipe.types import BlockRef, Name, OrTemplate, StrictModel, Text
-from fusebook.steps import burn_key
 from fusebook.steps.base import StepBase, StepCheck, StepFiles, StepKind, material, read_file_arg
+from fusebook.steps.burn_key import BurnKey, burn, check_purpose, purpose_of
 
 
 class BurnKeyDigestArgs(StrictModel):
@@ -31,7 +31,7 @@ def check(c: StepCheck, args: Any) -> None:
     if isinstance(args, str):
         return
     c.block(args.block, "block")
-    burn_key.check_purpose(c, args, digest=True)
+    check_purpose(c, args, digest=True)
     c.file(args.file, "file")
 
 
@@ -80,25 +80,25 @@ def requests(ctx: PlanContext, op: Operation) -> None:
     step = BurnKeyDigest.of(op)
     if step.caveat:
         ctx.warn(op, str(step.caveat))
-    key = burn_key.BurnKey(step.block, step.purpose, data=step.digest, read_protect=step.read_protect,
-                           write_protect=step.write_protect, digest=step.digest)
+    key = BurnKey(step.block, step.purpose, data=step.digest, read_protect=step.read_protect,
+                  write_protect=step.write_protect, digest=step.digest)
     fixed = chip.digest_block  # a chip without key purposes: the digest has its own block
     if fixed is not None:
         if ctx.image.coding(chip.block(fixed.block)) == fixed.refused_coding:
             raise step_error(op, f"burn_key_digest needs the NONE coding scheme on {chip.description}",
                              cls=PlanError)
         block = fixed.block if _absent(op, "block") else step.block
-        burn_key.burn(ctx, op, dataclasses.replace(key, block=block, read_protect=False))
+        burn(ctx, op, dataclasses.replace(key, block=block, read_protect=False))
         return
     if not step.purpose and chip.purposes_by_target:
         # Chip quirk (ESP32-C2): one digest purpose, one place for it.
         key = dataclasses.replace(key, purpose=next(kp.name for kp in chip.key_purposes if kp.digest))
     if not key.purpose:
         raise step_error(op, "burn_key_digest needs `purpose:` (SECURE_BOOT_DIGEST0/1/2)")
-    kp = burn_key.purpose_of(ctx, op, key.purpose)
+    kp = purpose_of(ctx, op, key.purpose)
     if not kp.digest:
         raise step_error(op, f"{kp.name} is not a secure boot digest purpose")
-    burn_key.burn(ctx, op, key)
+    burn(ctx, op, key)
 
 
 def _absent(op: Operation, name: str) -> bool:
