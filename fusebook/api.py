@@ -286,7 +286,7 @@ def _has_secrets(loaded: LoadedRecipe) -> bool:
     """Whether the recipe deals in secrets at all: a secret input, or a key to burn."""
     inputs = getattr(loaded.recipe, "inputs", None) or {}
     return any(getattr(spec, "secret", False) for spec in inputs.values()) or any(
-        getattr(step, "kind", None) == "burn_key" for step in loaded.recipe.steps)
+        _key_args(getattr(step, "kind", "")) for step in loaded.recipe.steps)
 
 
 def _context(loaded: LoadedRecipe, image: EfuseImage, index: int | None,
