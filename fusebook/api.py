@@ -45,7 +45,7 @@ from fusebook.errors import (
 from fusebook.files import read_bounded, read_text_bounded
 from fusebook.numbers import integer
 from fusebook.plan.model import BurnPlan
-from fusebook.plan.operations import Compiled, Operation, compile_operations
+from fusebook.plan.operations import Operation, StepRequests, step_requests
 from fusebook.plan.planner import build_plan, coding_name
 from fusebook.provenance import RecipeFile
 from fusebook.secret import Secret, SecretValue
@@ -323,14 +323,14 @@ def _token(image: EfuseImage, burn: BurnPlan | None) -> str:
     return to_token(redacted(image, _secrets(image, burn)))
 
 
-def _planned_secret_bits(chip: ChipDef, compiled: Compiled) -> dict[int, int]:
+def _planned_secret_bits(chip: ChipDef, asked: StepRequests) -> dict[int, int]:
     """Bits the steps burn from secret data, including those already burned (a re-run)."""
     bits: dict[int, int] = {}
     digests = {kp.target for kp in chip.key_purposes if kp.digest and kp.target}  # public (C2)
-    for r in compiled.requests:
+    for r in asked.requests:
         if r.secret and r.name not in digests:
             bits[r.block] = bits.get(r.block, 0) | r.mask
-    _add_named_bits(chip, bits, [n for n in compiled.key_fingerprints if n not in digests])
+    _add_named_bits(chip, bits, [n for n in asked.key_fingerprints if n not in digests])
     return bits
 
 
@@ -349,7 +349,7 @@ def _has_secrets(loaded: LoadedRecipe) -> bool:
     """Whether the recipe deals in secrets at all: a secret input, or a key to burn."""
     inputs = getattr(loaded.recipe, "inputs", None) or {}
     return any(getattr(spec, "secret", False) for spec in inputs.values()) or any(
-        getattr(step, "kind", None) == "burn_key" for step in loaded.recipe.steps)
+        _key_args(getattr(step, "kind", "")) for step in loaded.recipe.steps)
 
 
 def _context(loaded: LoadedRecipe, image: EfuseImage, index: int | None,
@@ -377,56 +377,11 @@ def _assert(loaded: LoadedRecipe, which: str, ctx: Any, cls: type[FusebookError]
 
 
 def _operation(loaded: LoadedRecipe, step: Any, chip: ChipDef) -> Operation:
-    """A rendered step as the planner takes it, with `file:` contents read in."""
-    args = step.args
-    kind = step.kind
-    if isinstance(args, dict) and kind in ("burn_key", "burn_block_data", "burn_key_digest"):
-        args = dict(args)
-        if args.get("file") is not None and not isinstance(args["file"], (bytes, Secret)):
-            raw = loaded.read_file(str(args["file"]), step.origin)
-            args["file"] = Secret(raw) if kind != "burn_block_data" else raw
-        if kind == "burn_key_digest":
-            from fusebook.keys.digest import secure_boot_v2_key
+    """A rendered step as the planner takes it, with its files read in by its kind."""
+    from fusebook.steps import STEPS
 
-            pem = args.get("file") if args.get("file") is not None else args.get("data")
-            if pem is None:
-                raise InputError("burn_key_digest needs `file:` (a key PEM)", location=step.origin)
-            pem_bytes = pem.reveal() if isinstance(pem, Secret) else (
-                pem.encode() if isinstance(pem, str) else bytes(pem))
-            key = loaded.derived_key("burn_key_digest", chip.name, pem_bytes, lambda: secure_boot_v2_key(
-                pem_bytes, chip=chip.name, location=step.origin))
-            args["digest"] = key.digest
-            if key.caveat:
-                args["caveat"] = key.caveat
-        elif kind == "burn_key" and "ECDSA" in str(args.get("purpose", "")):
-            args = _ecdsa_key(loaded, args, step, chip)
-    return Operation(kind, args, step.name or kind, step.origin)
-
-
-def _ecdsa_key(loaded: LoadedRecipe, args: dict[str, Any], step: Any, chip: ChipDef) -> dict[str, Any]:
-    """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
-    from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
-    from fusebook.keys.files import refuse_placeholder
-
-    src = args.get("file") if args.get("file") is not None else args.get("data")
-    if isinstance(src, Secret):
-        raw = src.reveal()
-    elif isinstance(src, str):
-        raw = src.encode()
-    else:
-        raw = bytes(src or b"")
-    if b"-----BEGIN" not in raw:
-        return args  # raw key bytes: burned as given
-    key = loaded.derived_key("ecdsa", chip.name, raw, lambda: ecdsa_private_key_bytes(raw))
-    refuse_placeholder(key.reveal(), "the ECDSA private key", step.origin)
-    blocks = ecdsa_key_block_data(
-        key, str(args.get("purpose")), chip_purposes=[kp.name for kp in chip.key_purposes],
-        location=step.origin,
-    )
-    out = dict(args)
-    out["data"] = Secret(b"".join(b.data.reveal() for b in blocks))
-    out.pop("file", None)
-    return out
+    args = STEPS[step.kind].prepare(step.args, loaded, chip, step.origin)
+    return Operation(step.kind, args, step.name or step.kind, step.origin)
 
 
 def plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None = None) -> PlanResult:
@@ -452,9 +407,9 @@ def _plan(loaded: LoadedRecipe, image: EfuseImage, index: int | None) -> PlanRes
     _assert(loaded, "require", before, PlanError)
     steps = render_steps(loaded.compiled, before)
     ops = [_operation(loaded, s, chip) for s in steps]
-    compiled = compile_operations(chip, image, ops)
-    burn = build_plan(chip, image, compiled)
-    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, compiled),
+    asked = step_requests(chip, image, ops)
+    burn = build_plan(chip, image, asked)
+    burn = dataclasses.replace(burn, secret_bits=_planned_secret_bits(chip, asked),
                                warnings=_table_notes(table_warnings) + burn.warnings)
     _assert(loaded, "ensure", _context(loaded, burn.after, index, burn), PlanError)
     unique = {}
@@ -486,16 +441,19 @@ class UnitRendering:
     require: tuple[Any, ...]
 
 
-#: The step arguments that hold key material even when written as plain hex in a recipe.
-_KEY_ARGS = {"burn_key": ("data",)}
+def _key_args(kind: str) -> tuple[str, ...]:
+    """The step arguments that hold key material even when written as plain hex in a recipe."""
+    from fusebook.steps import STEPS
+
+    return STEPS[kind].key_args if kind in STEPS else ()
 
 
 def _no_keys(kind: str, args: Any) -> Any:
     """Step arguments with key data as a `Secret` (whose every printed form is a fingerprint)."""
-    if not isinstance(args, dict) or kind not in _KEY_ARGS:
+    if not isinstance(args, dict) or not _key_args(kind):
         return args
     out = dict(args)
-    for name in _KEY_ARGS[kind]:
+    for name in _key_args(kind):
         value = out.get(name)
         if value is not None and not isinstance(value, (Secret, SecretValue)):
             out[name] = Secret(value if isinstance(value, bytes) else _key_bytes(str(value)))
@@ -542,7 +500,7 @@ def render_unit(loaded: LoadedRecipe, image: EfuseImage, index: int | None, sour
     )
     # key data written in a var (and passed to a step) is shown as the step shows it
     keys = {str(t.value[a]): t.value[a] for t in trace.steps if isinstance(t.value, dict)
-            for a in _KEY_ARGS.get(t.kind, ()) if isinstance(t.value.get(a), (str, bytes))}
+            for a in _key_args(t.kind) if isinstance(t.value.get(a), (str, bytes))}
     steps = tuple(_dc.replace(t, value=_no_keys(t.kind, t.value)) for t in trace.steps)
     variables = tuple(
         _dc.replace(v, value=Secret(_key_bytes(str(v.value)))) if isinstance(v.value, str) and v.value in keys
@@ -1074,8 +1032,8 @@ def validate_recipe(path: str | Path, image: EfuseImage | None = None) -> Recipe
     A recipe for another chip is a PlanError (exit 3) among the problems.
     """
     from fusebook.recipe import loader
-    from fusebook.recipe.validate import validate_recipe as _validate
-    from fusebook.recipe.validation import RecipeErrors
+    from fusebook.recipe.document import RecipeErrors
+    from fusebook.recipe.static_checks import validate_recipe as _validate
 
     p = Path(path)
     warnings: list[TableWarning] = []

@@ -195,6 +195,39 @@ ERROR_QUIRKS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# -- facts the step kinds read (fusebook/steps/), from espefuse's per-chip operations ------------
+#: Virtual key purposes whose key fills two key blocks: the purposes of its halves, first half first.
+SPLIT_PURPOSES: dict[str, list[str]] = {
+    "XTS_AES_256_KEY": ["XTS_AES_256_KEY_1", "XTS_AES_256_KEY_2"],
+    "XTS_AES_256_PSRAM_KEY": ["XTS_AES_256_PSRAM_KEY_1", "XTS_AES_256_PSRAM_KEY_2"],
+    "ECDSA_KEY_P384": ["ECDSA_KEY_P384_H", "ECDSA_KEY_P384_L"],
+}
+#: set_flash_voltage: the field that makes the eFuses (not the strapping pin) decide, the one that
+#: turns the regulator on, and the one that selects 3.3V.
+FLASH_VOLTAGE: dict[str, dict[str, str]] = {
+    "esp32": {"force": "XPD_SDIO_FORCE", "regulator": "XPD_SDIO_REG", "tieh": "XPD_SDIO_TIEH"},
+    "esp32s2": {"force": "VDD_SPI_FORCE", "regulator": "VDD_SPI_XPD", "tieh": "VDD_SPI_TIEH"},
+    "esp32s3": {"force": "VDD_SPI_FORCE", "regulator": "VDD_SPI_XPD", "tieh": "VDD_SPI_TIEH"},
+}
+#: burn_custom_mac: what is burned beside CUSTOM_MAC. ESP32: the MAC's CRC-8 and its version
+#: (MAC_VERSION, 0 or 1 before, 1 after); ESP32-C2: the flag that makes the ROM use it.
+CUSTOM_MAC: dict[str, dict[str, Any]] = {
+    "esp32": {"crc": "CUSTOM_MAC_CRC", "version": "MAC_VERSION", "version_value": 1},
+    "esp32c2": {"used": "CUSTOM_MAC_USED"},
+}
+#: ESP32: no key purposes; a key block's name says what its key is for. The names whose keys are
+#: burned byte-reversed and read-protected by default (burn_key).
+KEY_BLOCK_NAMES: dict[str, dict[str, dict[str, bool]]] = {
+    "esp32": {"flash_encryption": {"reverse": True, "read_protect": True},
+              "secure_boot_v1": {"reverse": True, "read_protect": True}},
+}
+#: ESP32: the block a secure boot v2 digest goes to (burn_key_digest: not under 3/4 coding), and
+#: the field that, once burned, means secure boot v2 is on (the digest must then stay readable).
+DIGEST_BLOCK: dict[str, dict[str, str]] = {
+    "esp32": {"block": "BLOCK2", "enabled_by": "ABS_DONE_1", "refused_coding": "3/4"},
+}
+
+
 #: Registers some chips name differently; the controller code uses the canonical name.
 REGISTER_ALIASES = {"EFUSE_PGM_CHECK_VALUE0_REG": "EFUSE_CHECK_VALUE0_REG"}
 
@@ -264,7 +297,20 @@ def _key_purposes(chip: str, stem: str, fields_mod: Any) -> list[dict[str, Any]]
         rec: dict[str, Any] = {"name": n, "value": v, "digest": d == "DIGEST", "reverse": r == "Reverse",
                                "read_protect": p == "need_rd_protect"}
         rec.update(extra.get(n, {}))
+        halves = SPLIT_PURPOSES.get(n)
+        if halves and all(any(k[0] == h for k in kps) for h in halves):
+            rec["split"] = halves
+            rec = _one_line(rec)
         out.append(rec)
+    return out
+
+
+def _one_line(rec: dict[str, Any]) -> dict[str, Any]:
+    """`rec` written on one line like its neighbours, though it holds a list."""
+    from ruamel.yaml.comments import CommentedMap
+
+    out = CommentedMap(rec)
+    out.fa.set_flow_style()
     return out
 
 
@@ -478,6 +524,10 @@ def build(chip: str, stem: str | None = None, revision: int | None = None) -> di
         data["incompatible"] = INCOMPATIBLE[chip]
     if chip in REVISION_QUIRKS:
         data["revision"].update(REVISION_QUIRKS[chip])
+    for key, facts in (("flash_voltage", FLASH_VOLTAGE), ("custom_mac", CUSTOM_MAC),
+                       ("key_block_names", KEY_BLOCK_NAMES), ("digest_block", DIGEST_BLOCK)):
+        if chip in facts:
+            data[key] = facts[chip]
     return data
 
 

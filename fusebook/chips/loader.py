@@ -17,9 +17,13 @@ from fusebook.chips.models import (
     BlockDef,
     BlockErrorLayout,
     ChipDef,
+    CustomMac,
+    DigestBlock,
     FieldDef,
     FieldPart,
+    FlashVoltage,
     KeyPurpose,
+    NamedKeyBlock,
     RegisterUpdate,
     RevisionPart,
     RevisionRegister,
@@ -138,6 +142,7 @@ def _build(stem: str) -> ChipDef:
                 target=k.get("target"),
                 digest_bytes=k.get("digest_bytes"),
                 sets={str(n): int(v) for n, v in (k.get("sets") or {}).items()},
+                split=tuple(k["split"]) if k.get("split") else None,  # type: ignore[arg-type]
             )
             for k in d.get("key_purposes") or ()
         ),
@@ -169,4 +174,16 @@ def _build(stem: str) -> ChipDef:
         },
         revisions=tuple(d["revisions"]) if d.get("revisions") else None,  # type: ignore[arg-type]
         incompatible=tuple(tuple(g) for g in d.get("incompatible") or ()),
+        **_step_facts(d),
     )
+
+
+def _step_facts(d: dict[str, Any]) -> dict[str, Any]:
+    """The facts the step kinds read: flash voltage, custom MAC, key block names, digest block."""
+    fv, mac, digest = d.get("flash_voltage"), d.get("custom_mac"), d.get("digest_block")
+    return {
+        "flash_voltage": FlashVoltage(**fv) if fv else None,
+        "custom_mac": CustomMac(**mac) if mac else CustomMac(),
+        "key_block_names": {str(n): NamedKeyBlock(**v) for n, v in (d.get("key_block_names") or {}).items()},
+        "digest_block": DigestBlock(**digest) if digest else None,
+    }

@@ -139,6 +139,8 @@ class KeyPurpose:
     target: str | None = None
     digest_bytes: int | None = None
     sets: Mapping[str, int] = field(default_factory=dict)
+    #: a virtual purpose whose key fills two key blocks: the purposes of its halves, first half first
+    split: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,52 @@ class RevisionRegister:
     major_shift: int
 
 
+# -- facts the step kinds read (fusebook/steps/) -------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FlashVoltage:
+    """set_flash_voltage's fields: eFuses decide (not the strapping pin), regulator on, 3.3V."""
+
+    force: str
+    regulator: str
+    tieh: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomMac:
+    """Fields burn_custom_mac burns beside CUSTOM_MAC.
+
+    `used`: a flag the ROM needs set before it uses CUSTOM_MAC (ESP32-C2); `crc`: the
+    field holding the MAC's CRC-8 and `version`: the MAC version field, which must be 0 or
+    `version_value` and is burned to `version_value` (ESP32).
+    """
+
+    used: str | None = None
+    crc: str | None = None
+    version: str | None = None
+    version_value: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NamedKeyBlock:
+    """On a chip without key purposes (ESP32), what a key block's name says of its key."""
+
+    reverse: bool  # byte order reversed before burning
+    read_protect: bool  # read protection applied by default
+
+
+@dataclass(frozen=True, slots=True)
+class DigestBlock:
+    """On a chip without key purposes (ESP32), where a secure boot digest goes.
+
+    `enabled_by` is the field that turns secure boot on (the digest must then stay
+    readable); `refused_coding` the coding scheme the digest cannot be burned under.
+    """
+
+    block: str
+    enabled_by: str
+    refused_coding: str
+
+
 @dataclass(frozen=True)
 class ChipDef:
     """Everything fusebook knows about one chip type (and revision range of its table)."""
@@ -231,6 +279,12 @@ class ChipDef:
     incompatible: tuple[tuple[str, ...], ...] = ()
     #: Range of chip revisions (major*100+minor) this table is for; None: the default table.
     revisions: tuple[int, int] | None = None
+    #: set_flash_voltage's fields; None: the chip has no flash voltage regulator eFuses
+    flash_voltage: FlashVoltage | None = None
+    custom_mac: CustomMac = field(default_factory=CustomMac)
+    #: chips without key purposes: key block names that say what a key is for (else empty)
+    key_block_names: Mapping[str, NamedKeyBlock] = field(default_factory=dict)
+    digest_block: DigestBlock | None = None
     _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
     _fields_by_block: dict[int, tuple[FieldDef, ...]] = field(

@@ -54,9 +54,9 @@ def _chip_in_script(tree: ast.AST) -> str | None:
 
 def _validate(path: Path, chip_names: list[str]) -> list[FusebookError]:
     from fusebook.chips.loader import load_chip
+    from fusebook.recipe.document import RecipeErrors
     from fusebook.recipe.loader import load_recipe
-    from fusebook.recipe.validate import validate_recipe
-    from fusebook.recipe.validation import RecipeErrors
+    from fusebook.recipe.static_checks import validate_recipe
 
     try:
         recipe = load_recipe(path)

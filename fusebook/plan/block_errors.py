@@ -16,7 +16,7 @@ from fusebook.chips.models import BlockDef, ChipDef
 from fusebook.efuse.flags import BlockFlags, damaged_blocks
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import PlanError
-from fusebook.plan.operations import Request
+from fusebook.plan.requests import Request
 
 
 def _lock_bits(chip: ChipDef, blk: BlockDef) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from fusebook.efuse.image import CODING_34, CODING_NONE, CODING_REPEAT, CODING_R
 from fusebook.errors import PlanError
 from fusebook.plan.block_errors import refuse_damaged_blocks
 from fusebook.plan.model import BlockWrite, BurnPlan, FieldChange, PlanWarning
-from fusebook.plan.operations import Compiled, Request
+from fusebook.plan.requests import Request, StepRequests
 from fusebook.secret import Secret
 
 
@@ -248,7 +248,7 @@ def _rd_bits_of(chip: ChipDef, guard: str) -> tuple[int, ...]:
     return chip.block(guard).rd_dis
 
 
-def _unverifiable(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> list[Request]:
+def _unverifiable(chip: ChipDef, image: EfuseImage, asked: StepRequests) -> list[Request]:
     """Requests into read-protected data that the same recipe read-protects: skipped.
 
     Their content cannot be compared, but a recipe that burns data and then read-protects
@@ -257,21 +257,21 @@ def _unverifiable(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> list[
     """
     rd_requested = 0
     rd_field = chip.field("RD_DIS")
-    for r in compiled.requests:
+    for r in asked.requests:
         if r.name == "RD_DIS":
             rd_requested |= (r.value >> rd_field.start) & ((1 << rd_field.bits) - 1)
     kept = []
-    for r in compiled.requests:
+    for r in asked.requests:
         if r.guard and r.name != "RD_DIS" and not _guard_readable(image, chip, r.guard):
             bits = _rd_bits_of(chip, r.guard)
             if bits and all((rd_requested >> b) & 1 for b in bits):
-                compiled.warnings.append(
+                asked.warnings.append(
                     PlanWarning(
                         f"{r.name} is already read-protected: skipped, content unverifiable",
                         r.origin,
                     )
                 )
-                compiled.skipped.append(r.name)
+                asked.skipped.append(r.name)
                 continue
         kept.append(r)
     return kept
@@ -312,11 +312,11 @@ def _check_coding_scheme_change(
     )
 
 
-def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan:
-    """The plan that takes `image` to what `compiled` asks for, or a PlanError saying why not."""
-    refuse_damaged_blocks(chip, image, compiled.requests)
+def build_plan(chip: ChipDef, image: EfuseImage, asked: StepRequests) -> BurnPlan:
+    """The plan that takes `image` to what `asked` asks for, or a PlanError saying why not."""
+    refuse_damaged_blocks(chip, image, asked.requests)
     by_block: dict[int, list[Request]] = {}
-    for r in _unverifiable(chip, image, compiled) if image.rd_dis else compiled.requests:
+    for r in _unverifiable(chip, image, asked) if image.rd_dis else asked.requests:
         by_block.setdefault(r.block, []).append(r)
 
     new_bits: dict[int, int] = {}
@@ -356,7 +356,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
                 )
             _check_protected(image, chip.blocks[block_id], r, r.value & ~current & r.mask)
             staged[block_id] = staged.get(block_id, 0) | (r.value & r.mask)
-            for change in _changes_of(chip, r, current, compiled.key_fingerprints):
+            for change in _changes_of(chip, r, current, asked.key_fingerprints):
                 if change.label() not in {c.label() for c in changes if c.block == block_id}:
                     changes.append(change)
         _check_coding(image, chip.blocks[block_id], new, reqs)
@@ -382,7 +382,7 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
             final = progress[blk.id] | pbits
             fingerprint = None
             if secret:  # the key's own fingerprint, as the changes and the ledger show it
-                fingerprint = compiled.key_fingerprints.get(blk.name) or Secret(
+                fingerprint = asked.key_fingerprints.get(blk.name) or Secret(
                     final.to_bytes(blk.words * 4, "little")).fingerprint
             writes.append(BlockWrite(
                 blk.id, blk.name, _words_for(image, blk, pbits, final),
@@ -398,9 +398,9 @@ def build_plan(chip: ChipDef, image: EfuseImage, compiled: Compiled) -> BurnPlan
         after=after,
         changes=tuple(changes),
         writes=tuple(writes),
-        warnings=tuple(compiled.warnings),
-        skipped=tuple(compiled.skipped),
-        key_fingerprints=dict(compiled.key_fingerprints),
+        warnings=tuple(asked.warnings),
+        skipped=tuple(asked.skipped),
+        key_fingerprints=dict(asked.key_fingerprints),
         staged=staged,
     )
 

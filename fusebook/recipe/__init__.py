@@ -5,5 +5,5 @@
     inputs.load_inputs / merge_vars     -> the inputs and vars of a run (read once)
     render.render_steps(compiled, ctx)  -> [RenderedStep] for one unit
     render.check_assertions(...)        -> the `require` / `ensure` that do not hold
-    validate.validate_recipe(recipe, chips), schema.recipe_json_schema()
+    static_checks.validate_recipe(recipe, chips), schema.recipe_json_schema()
 """

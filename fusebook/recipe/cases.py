@@ -119,7 +119,7 @@ class FileCaseSpec(CaseSpec):
 class CaseFile(_Strict):
     """A recipe test file (`NAME.test.yaml`), format version 1."""
 
-    #: what messages call such a document (fusebook.recipe.validation)
+    #: what messages call such a document (fusebook.recipe.document)
     format_name: ClassVar[str] = "test"
 
     model_config = ConfigDict(

@@ -16,11 +16,13 @@ from typing import Any
 
 from fusebook.errors import InputError, SourceLocation, did_you_mean
 from fusebook.files import read_text_bounded
-from fusebook.recipe.models import IncludedFile, IncludeStep, Recipe, StepBase
+from fusebook.recipe.document import validate_document
+from fusebook.recipe.models import IncludedFile, Recipe
 from fusebook.recipe.sources import AssertionSource, Condition, RecipeSources, Scope, StepSource
 from fusebook.recipe.types import is_template
-from fusebook.recipe.validation import validate_document
-from fusebook.recipe.yamlfile import Path, SourceMap, parse_yaml
+from fusebook.recipe.yamlfile import NodePath, SourceMap, parse_yaml
+from fusebook.steps.base import StepBase
+from fusebook.steps.include import IncludeStep
 
 #: Largest recipe or fragment file read, and most bytes of the recipe and all its
 #: fragments together (YAML with positions parses at roughly 100 KiB a second).
@@ -89,7 +91,7 @@ class _Loader:
                inherited: tuple[Condition, ...], inherited_name: str | None,
                chain: tuple[FsPath, ...]) -> None:
         for i, step in enumerate(steps):
-            path: Path = ("steps", i)
+            path: NodePath = ("steps", i)
             if isinstance(step, IncludeStep):
                 conds = inherited
                 if step.when is not None:
@@ -101,7 +103,7 @@ class _Loader:
                                  location=smap.location(path))
             self.steps.append((step, StepSource(smap, path, scope, inherited, inherited_name)))
 
-    def include(self, step: IncludeStep, smap: SourceMap, path: Path, scope: Scope, real_dir: FsPath,
+    def include(self, step: IncludeStep, smap: SourceMap, path: NodePath, scope: Scope, real_dir: FsPath,
                 conds: tuple[Condition, ...], name: str | None, chain: tuple[FsPath, ...]) -> None:
         args = step.include
         at = smap.location((*path, "include"))

@@ -19,7 +19,8 @@ from typing import Any, Protocol, get_args, get_origin
 from pydantic import BaseModel
 
 from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
-from fusebook.recipe.models import Assertion, Recipe, StepBase
+from fusebook.recipe.document import raise_all
+from fusebook.recipe.models import Assertion, Recipe
 from fusebook.recipe.sandbox import SANDBOX, CompiledString, compile_expression, compile_template
 from fusebook.recipe.sources import AssertionSource, Condition, Scope, StepSource
 from fusebook.recipe.types import (
@@ -30,9 +31,9 @@ from fusebook.recipe.types import (
     rendered_check,
     strip_optional,
 )
-from fusebook.recipe.validation import raise_all
-from fusebook.recipe.yamlfile import Path, SourceMap
+from fusebook.recipe.yamlfile import NodePath, SourceMap
 from fusebook.secret import SecretValue
+from fusebook.steps.base import StepBase
 
 
 # -- what the caller provides --------------------------------------------------------------
@@ -278,7 +279,7 @@ class CompiledRecipe:
 
 
 # -- compiling --------------------------------------------------------------------------------
-class _Compiler:
+class _TemplateCompiler:
     """Builds nodes from validated models, collecting every template error."""
 
     def __init__(self) -> None:
@@ -301,7 +302,7 @@ class _Compiler:
             self.errors.append(e)
             return True
 
-    def any_value(self, value: Any, smap: SourceMap, path: Path) -> _Node:
+    def any_value(self, value: Any, smap: SourceMap, path: NodePath) -> _Node:
         """Vars: templates anywhere inside, rendered without a kind check."""
         if is_template(value):
             return self.template(value, smap.location(path), None)
@@ -314,7 +315,7 @@ class _Compiler:
             return _Dict(pairs) if any(v.templated for _, v in pairs) else _Const(value)
         return _Const(value)
 
-    def typed(self, value: Any, annotation: Any, metadata: list[Any], smap: SourceMap, path: Path,
+    def typed(self, value: Any, annotation: Any, metadata: list[Any], smap: SourceMap, path: NodePath,
               key: bool = False) -> _Node:
         """A step value at a position of type `annotation`: templates get that position's check."""
         annotation = strip_optional(annotation)
@@ -356,7 +357,7 @@ class _Compiler:
             return done
         parent = self.scope(scope.parent) if scope.parent is not None else None
 
-        def nodes(values: dict[str, Any], at: tuple[SourceMap, Path] | None) -> dict[str, _Node]:
+        def nodes(values: dict[str, Any], at: tuple[SourceMap, NodePath] | None) -> dict[str, _Node]:
             if at is None:
                 return {k: _Const(v) for k, v in values.items()}
             smap, path = at
@@ -407,7 +408,7 @@ def _text(test: str | bool) -> str:
 def compile_recipe(recipe: Recipe) -> CompiledRecipe:
     """Compile every template and expression of `recipe` (InputError(s) if any is wrong)."""
     sources = recipe.sources
-    c = _Compiler()
+    c = _TemplateCompiler()
     top = c.scope(sources.scope)
     steps = tuple(c.step(s, src) for s, src in zip(recipe.steps, sources.steps, strict=True))
     require = tuple(c.assertion(a, src) for a, src in zip(recipe.require, sources.require, strict=True))

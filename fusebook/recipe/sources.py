@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fusebook.errors import SourceLocation
-from fusebook.recipe.yamlfile import Path, SourceMap
+from fusebook.recipe.yamlfile import NodePath, SourceMap
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,9 +29,9 @@ class Scope:
     file: str
     parent: Scope | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
-    defaults_at: tuple[SourceMap, Path] | None = None
+    defaults_at: tuple[SourceMap, NodePath] | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
-    overrides_at: tuple[SourceMap, Path] | None = None
+    overrides_at: tuple[SourceMap, NodePath] | None = None
 
     def declared(self) -> set[str]:
         """Every var name this scope can resolve (its own and its ancestors')."""
@@ -45,7 +45,7 @@ class Condition:
 
     expression: str | bool
     smap: SourceMap
-    path: Path
+    path: NodePath
     scope: Scope
 
     @property
@@ -58,7 +58,7 @@ class StepSource:
     """A step's file, its path there, its scope, and the conditions it inherits."""
 
     smap: SourceMap
-    path: Path
+    path: NodePath
     scope: Scope
     inherited: tuple[Condition, ...] = ()
     inherited_name: str | None = None
@@ -71,7 +71,7 @@ class StepSource:
 @dataclass(frozen=True)
 class AssertionSource:
     smap: SourceMap
-    path: Path
+    path: NodePath
     scope: Scope
 
     @property
@@ -93,7 +93,7 @@ class RecipeSources:
     files: tuple[str, ...]
     fragment_vars: frozenset[str] = frozenset()
 
-    def location(self, path: Path) -> SourceLocation:
+    def location(self, path: NodePath) -> SourceLocation:
         """A node of the top recipe file."""
         return self.smap.location(path)
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -370,3 +370,27 @@ def _model_check(model: type[BaseModel]) -> Callable[[Any], Any]:
             raise ValueKindError(f"missing {missing[0]!r}")
         return {k: (checks[k](v) if v is not None else None) for k, v in value.items()}
     return check_model
+
+
+# -- the annotated types recipe models (and step kinds) are written in -----------------------
+class StrictModel(BaseModel):
+    """A part of a recipe: frozen, and no key it does not name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Int = Annotated[int | str, INT]
+Bool = Annotated[bool | str, BOOL]
+Text = Annotated[str, TEXT]
+Name = Annotated[str, NAME]
+BlockRef = Annotated[str | int, BLOCK]
+EfuseValue = Annotated[int | bool | str, EFUSE_VALUE]
+HexData = Annotated[str, DATA]
+Expression = Annotated[str | bool, EXPRESSION]
+NameList = Annotated[list[Name] | str, OrTemplate(list[Name], single=True)]
+
+#: Names of inputs and vars: usable as `inputs.NAME` / `vars.NAME` in templates.
+IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+#: JSON Schema for mappings keyed by identifiers: only the `patternProperties` are allowed.
+NAMES_ONLY: dict[str, Any] = {"additionalProperties": False}

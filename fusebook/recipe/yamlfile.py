@@ -20,7 +20,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from fusebook.errors import InputError, SourceLocation
 
 #: A node's address in a document: mapping keys and list indices from the root.
-Path = tuple[str | int, ...]
+NodePath = tuple[str | int, ...]
 
 #: Refuse documents that expand (through YAML aliases) to more nodes than this.
 MAX_NODES = 200_000
@@ -36,16 +36,16 @@ class SourceMap:
     """
 
     file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    block_scalars: set[Path] = field(default_factory=set)
+    values: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    block_scalars: set[NodePath] = field(default_factory=set)
     #: How many nodes the document has with every alias expanded.
     nodes: int = 0
 
     def _loc(self, pos: tuple[int, int]) -> SourceLocation:
         return SourceLocation(self.file, pos[0], pos[1])
 
-    def location(self, path: Path) -> SourceLocation:
+    def location(self, path: NodePath) -> SourceLocation:
         """Where the node at `path` is, or its nearest ancestor that has a position."""
         for n in range(len(path), -1, -1):
             pos = self.values.get(path[:n])
@@ -53,7 +53,7 @@ class SourceMap:
                 return self._loc(pos)
         return SourceLocation(self.file)
 
-    def key_location(self, path: Path) -> SourceLocation:
+    def key_location(self, path: NodePath) -> SourceLocation:
         """Where the key leading to `path` is written (else the node itself)."""
         pos = self.keys.get(path)
         return self._loc(pos) if pos is not None else self.location(path)
@@ -95,10 +95,10 @@ class _Converter:
         self.smap = smap
         self.count = 0
 
-    def fail(self, message: str, path: Path, hint: str | None = None) -> InputError:
+    def fail(self, message: str, path: NodePath, hint: str | None = None) -> InputError:
         return InputError(message, location=self.smap.location(path), hint=hint)
 
-    def convert(self, node: Any, path: Path) -> Any:
+    def convert(self, node: Any, path: NodePath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(f"the document has more than {MAX_NODES} nodes", (),
@@ -133,7 +133,7 @@ class _Converter:
         raise self.fail(f"a {type(node).__name__} value is not allowed here", path,
                         hint="use strings, numbers, true/false, lists and mappings")
 
-    def _mapping(self, node: CommentedMap, path: Path) -> dict[Any, Any]:
+    def _mapping(self, node: CommentedMap, path: NodePath) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for key in node:
             if isinstance(key, (CommentedMap, CommentedSeq)) or (

@@ -74,8 +74,8 @@ def validate(loaded: api.LoadedRecipe) -> None:
     A recipe problem would otherwise fail every unit alike; found here, it is exit 2
     before any port is opened.
     """
-    from fusebook.recipe.validate import validate_recipe
-    from fusebook.recipe.validation import RecipeErrors
+    from fusebook.recipe.document import RecipeErrors
+    from fusebook.recipe.static_checks import validate_recipe
 
     chips = [api.load_chip(c) for c in loaded.chips]
     if loaded.extension is not None and not getattr(loaded.recipe, "extend_efuse_table", None):

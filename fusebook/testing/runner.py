@@ -23,9 +23,8 @@ from fusebook.chips.models import ChipDef
 from fusebook.errors import FusebookError, InputError, SourceLocation
 from fusebook.files import read_text_bounded
 from fusebook.recipe.cases import CaseFile, CaseSpec, Expect
-from fusebook.recipe.validation import validate_document
-from fusebook.recipe.yamlfile import Path as NodePath
-from fusebook.recipe.yamlfile import SourceMap, parse_yaml
+from fusebook.recipe.document import validate_document
+from fusebook.recipe.yamlfile import NodePath, SourceMap, parse_yaml
 from fusebook.testing import assertions as check
 from fusebook.testing import compare
 from fusebook.testing.outcome import Outcome, run_recipe

@@ -16,7 +16,7 @@ from fusebook.chips.loader import load_chip
 from fusebook.drivers.controller import controller_for
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import FusebookError, InputError, SourceLocation
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 from fusebook.session import Session, factory_mac
 from fusebook.snapshot.formats import load_snapshot
@@ -57,7 +57,7 @@ def start_image(
                              hint="drop `chip:` or give a snapshot of that chip")
         if fields:
             op = Operation("burn_efuse", dict(fields), "start", location)
-            image = build_plan(image.chip, image, compile_operations(image.chip, image, [op])).after
+            image = build_plan(image.chip, image, step_requests(image.chip, image, [op])).after
     except FusebookError as e:
         raise InputError(f"start: {e.message}", location=location, hint=e.hint) from None
     return image

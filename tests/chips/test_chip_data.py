@@ -228,3 +228,40 @@ def test_esp32h2_table_follows_the_revision(revision: int, has_field: bool, tmp_
     assert default <= {f.name for f in c.fields}
     ecdsa = c.key_purpose("ECDSA_KEY")
     assert dict(ecdsa.sets) == ({"ECDSA_FORCE_USE_HARDWARE_K": 1} if has_field else {})
+
+
+# -- facts the step kinds read -------------------------------------------------------------
+@pytest.mark.parametrize("chip", CHIPS)
+def test_step_facts_name_what_the_chip_has(chip: str) -> None:
+    c = load_chip(chip)
+    fv = c.flash_voltage
+    if fv is not None:
+        assert all(c.has_field(n) for n in (fv.force, fv.regulator, fv.tieh))
+    mac = c.custom_mac
+    assert all(c.has_field(n) for n in (mac.used, mac.crc, mac.version) if n is not None)
+    for name in c.key_block_names:
+        assert c.has_block(name) and c.block(name).id != 0, name
+    if c.digest_block is not None:
+        assert c.has_block(c.digest_block.block) and c.has_field(c.digest_block.enabled_by)
+    assert bool(c.key_block_names) == (c.digest_block is not None) == (not c.key_purposes), \
+        "the block-name facts belong to chips without key purposes"
+    names = {kp.name for kp in c.key_purposes}
+    for kp in c.key_purposes:
+        assert (kp.split is not None) == (kp.value < 0), kp.name  # espefuse's virtual purposes
+        assert kp.split is None or set(kp.split) <= names, kp.name
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_step_facts_are_where_espefuse_has_the_command(chip: str) -> None:
+    """set_flash_voltage where espefuse's operations burn the regulator fields; the custom
+    MAC's extras where its burn_custom_mac burns more than CUSTOM_MAC."""
+    ops = (Path(importlib.import_module(f"espefuse.efuse.{chip}.operations").__file__ or "")).read_text()
+    c = load_chip(chip)
+    body = ops.split("def set_flash_voltage(self", 1)[1][:600] if "def set_flash_voltage(self" in ops else ""
+    burns_regulator = bool(body) and "not supported" not in body
+    assert (c.flash_voltage is not None) == burns_regulator
+    if c.flash_voltage is not None:
+        assert all(f'"{n}"' in ops for n in (c.flash_voltage.force, c.flash_voltage.regulator,
+                                             c.flash_voltage.tieh))
+    extras = [n for n in (c.custom_mac.used, c.custom_mac.version) if n is not None]
+    assert extras == [n for n in ("CUSTOM_MAC_USED", "MAC_VERSION") if f'"{n}"' in ops]

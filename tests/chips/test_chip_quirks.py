@@ -8,7 +8,7 @@ import pytest
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 
 
@@ -16,7 +16,7 @@ def _plan(chip_name: str, steps: list[dict], revision: int | None = None):
     chip = load_chip(chip_name, revision)
     image = EfuseImage.blank(chip)
     ops = [Operation(k, v) for step in steps for k, v in step.items()]
-    return chip, build_plan(chip, image, compile_operations(chip, image, ops))
+    return chip, build_plan(chip, image, step_requests(chip, image, ops))
 
 
 def test_p4_v3_five_bit_purpose_by_name_splits_over_both_fields() -> None:
@@ -70,7 +70,7 @@ def test_s3_usb_jtag_pair_is_refused_even_when_one_is_burned() -> None:
     image = EfuseImage.blank(chip).with_blocks((f.spread(1),) + EfuseImage.blank(chip).blocks[1:])
     ops = [Operation("burn_efuse", {"DIS_USB_SERIAL_JTAG": 1})]
     with pytest.raises(PlanError, match="cannot all be set"):
-        compile_operations(chip, image, ops)
+        step_requests(chip, image, ops)
     # on chips without that ROM bug the pair is fine
     _plan("esp32c3", [{"burn_efuse": {"DIS_USB_JTAG": 1, "DIS_USB_SERIAL_JTAG": 1}}])
 

@@ -20,7 +20,7 @@ from fusebook.commit import commit
 from fusebook.drivers.controller import controller_for
 from fusebook.efuse import codecs
 from fusebook.errors import InputError
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 from fusebook.snapshot.formats import from_efuse_file
 from fusebook.virtual.chip import VirtualChip
@@ -73,7 +73,7 @@ def _quiet() -> contextlib.redirect_stdout[io.StringIO]:
 def _fusebook_burn(chip: ChipDef, values: dict[str, Any], path: Path) -> None:
     ctl = controller_for(VirtualChip(chip, path), chip)
     image = ctl.read_image()
-    plan = build_plan(chip, image, compile_operations(chip, image, [Operation("burn_efuse", values)]))
+    plan = build_plan(chip, image, step_requests(chip, image, [Operation("burn_efuse", values)]))
     commit(plan, ctl)
 
 

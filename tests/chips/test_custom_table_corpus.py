@@ -33,7 +33,7 @@ from fusebook.commit import commit
 from fusebook.drivers.controller import controller_for
 from fusebook.efuse import codecs
 from fusebook.errors import InputError
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 from fusebook.snapshot.formats import from_efuse_file
 from fusebook.virtual.chip import VirtualChip
@@ -173,5 +173,5 @@ def test_table_loads_and_burns_like_espefuse(case: Path, chip_name: str, tmp_pat
         return
     ctl = controller_for(VirtualChip(chip, ours), chip)
     image = ctl.read_image()
-    commit(build_plan(chip, image, compile_operations(chip, image, [Operation("burn_efuse", values)])), ctl)
+    commit(build_plan(chip, image, step_requests(chip, image, [Operation("burn_efuse", values)])), ctl)
     assert from_efuse_file(ours, chip).blocks == from_efuse_file(theirs, chip).blocks

@@ -35,7 +35,8 @@ from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import FusebookError
 from fusebook.recipe import loader as recipe_loader
-from fusebook.recipe.validate import validate_recipe
+from fusebook.recipe.static_checks import validate_recipe
+from fusebook.steps import STEPS
 
 from .profiles import examples
 
@@ -43,8 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
 CHIPS = chip_names()
 USER_ERRORS = (2, 3)
-STEP_KINDS = ("burn_efuse", "burn_custom_mac", "burn_key", "burn_key_digest", "burn_block_data",
-              "burn_bit", "write_protect_efuse", "read_protect_efuse", "set_flash_voltage")
+STEP_KINDS = tuple(name for name, kind in STEPS.items() if kind.planned)  # include: generated apart
 
 
 @cache

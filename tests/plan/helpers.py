@@ -8,7 +8,7 @@ from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import SourceLocation
 from fusebook.plan.model import BurnPlan
-from fusebook.plan.operations import Operation, compile_operations
+from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 
 
@@ -21,7 +21,7 @@ def ops(*steps: dict[str, Any]) -> list[Operation]:
 
 
 def plan(chip: ChipDef, image: EfuseImage, *steps: dict[str, Any]) -> BurnPlan:
-    return build_plan(chip, image, compile_operations(chip, image, ops(*steps)))
+    return build_plan(chip, image, step_requests(chip, image, ops(*steps)))
 
 
 def burned(p: BurnPlan) -> EfuseImage:

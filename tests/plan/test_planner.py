@@ -65,8 +65,8 @@ ESP32_TABLE = "LOW, EFUSE_BLK3, 160, 16, fits\nSTRADDLE, EFUSE_BLK3, 184, 16, ha
 def test_esp32_34_coding_refuses_custom_bits_past_192_before_any_write() -> None:
     from fusebook.chips.custom_table import extend_chip
     from fusebook.plan.model import Origin
-    from fusebook.plan.operations import Compiled, Request
     from fusebook.plan.planner import build_plan
+    from fusebook.plan.requests import Request, StepRequests
 
     chip = extend_chip(ESP32, ESP32_TABLE, "t.csv")
     three_four = plan(chip, EfuseImage.blank(chip), {"burn_efuse": {"CODING_SCHEME": 1}}).after
@@ -84,7 +84,7 @@ def test_esp32_34_coding_refuses_custom_bits_past_192_before_any_write() -> None
     # the planner's own last check, for bits that reach it by any other way
     req = Request(3, 1 << 200, 1 << 200, False, "BLOCK3", Origin("s", SourceLocation("r.yaml", 1, 5)))
     with pytest.raises(PlanError, match="3/4 coding, which holds 192 data bits"):
-        build_plan(chip, three_four, Compiled(requests=[req]))
+        build_plan(chip, three_four, StepRequests(requests=[req]))
 
 
 def test_write_protected_target_is_refused() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from fusebook.errors import InputError
 from fusebook.recipe.loader import load_recipe
-from fusebook.recipe.models import STEP_ALIASES, BurnEfuseStep
+from fusebook.recipe.models import STEP_ALIASES
+from fusebook.steps.burn_efuse import BurnEfuseStep
 
 HEAD = "fusebook: 1\nname: t\nchip: esp32c3\nsteps:\n"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from fusebook.errors import InputError
+from fusebook.recipe.document import RecipeErrors
 from fusebook.recipe.loader import load_recipe
-from fusebook.recipe.models import BurnKeyArgs
-from fusebook.recipe.validation import RecipeErrors
+from fusebook.steps.burn_key import BurnKeyArgs
 
 from .helpers import HEAD, load, recipe_file, where, write
 

@@ -9,7 +9,7 @@ import pytest
 from fusebook.chips.loader import load_chip
 from fusebook.errors import InputError
 from fusebook.recipe.loader import load_recipe
-from fusebook.recipe.validate import validate_recipe
+from fusebook.recipe.static_checks import validate_recipe
 
 from .helpers import where, write
 
@@ -122,6 +122,7 @@ def test_esp32_keys_are_named_by_block(tmp_path: Path) -> None:
     found = problems(tmp_path, head + "  - burn_key: {block: flash_encryption, purpose: XTS_AES_128_KEY, data: \"00\"}\n")
     assert [p.message for p in found] == [
         "esp32 key blocks have no purpose; the block name says what a key is for"]
+    assert found[0].hint == "leave out `purpose:` (blocks: flash_encryption, secure_boot_v1, secure_boot_v2, BLOCK3)"
 
 
 def test_template_errors_are_all_listed(tmp_path: Path) -> None:

@@ -14,26 +14,25 @@ does not have.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from functools import partial
+from collections.abc import Iterable
 from pathlib import Path as FsPath
 from typing import Any
 
 from jinja2 import nodes
 
 from fusebook.chips.custom_table import TableWarning, load_table
-from fusebook.chips.models import ChipDef, FieldDef
-from fusebook.efuse import codecs
+from fusebook.chips.models import ChipDef
 from fusebook.efuse.image import EfuseImage
-from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
+from fusebook.errors import FusebookError, InputError, did_you_mean
 from fusebook.files import read_text_bounded
-from fusebook.recipe.models import Recipe, StepBase
+from fusebook.recipe.document import RecipeErrors
+from fusebook.recipe.models import Recipe
 from fusebook.recipe.render import CompiledRecipe, CompiledStep, compile_recipe
 from fusebook.recipe.sandbox import CONTEXT_NAMES, SANDBOX, CompiledString, compile_node
 from fusebook.recipe.sources import Scope, StepSource
 from fusebook.recipe.types import is_template
-from fusebook.recipe.validation import RecipeErrors
-from fusebook.recipe.yamlfile import Path
+from fusebook.steps import STEPS
+from fusebook.steps.base import StepCheck
 
 
 class _Unknown(Exception):
@@ -164,181 +163,6 @@ def _check_references(compiled: CompiledRecipe, recipe: Recipe, chips: list[Chip
     return problems
 
 
-# -- steps on each chip ------------------------------------------------------------------------
-class _StepCheck:
-    """Checks one step's literal names and values against one chip."""
-
-    def __init__(self, step: StepBase, src: StepSource, chip: ChipDef, problems: list[FusebookError],
-                 multi_chip: bool, image: EfuseImage | None = None) -> None:
-        self.step, self.src, self.chip, self.problems = step, src, chip, problems
-        self.multi_chip = multi_chip
-        self.image = image  # the chip read (or a snapshot): its coding scheme decides what fits
-        self.base = (*src.path, step.kind)
-
-    def at(self, *path: str | int, key: bool = False) -> SourceLocation:
-        full: Path = (*self.base, *path)
-        return self.src.smap.key_location(full) if key else self.src.smap.location(full)
-
-    def fail(self, message: str, location: SourceLocation, hint: str | None = None) -> None:
-        self.problems.append(InputError(message, location=location, hint=hint))
-
-    def run(self, fn: Callable[[], Any], location: SourceLocation, *, name_check: bool = False) -> Any:
-        try:
-            return fn()
-        except InputError as e:
-            hint = e.hint
-            if name_check and self.multi_chip:
-                skip = f"leave the step out there with `when: \"chip.name != '{self.chip.name}'\"`"
-                hint = f"{hint} (or {skip})" if hint else skip
-            self.fail(e.message, location, hint)
-            return None
-
-    def block(self, value: Any, *path: str) -> Any:
-        if is_template(value):
-            return None
-        if isinstance(value, int):
-            if value >= len(self.chip.blocks):
-                self.fail(f"{self.chip.name} has no block {value}", self.at(*path))
-                return None
-            return self.chip.blocks[value]
-        return self.run(lambda: self.chip.block(value), self.at(*path), name_check=True)
-
-    def file(self, value: Any, *path: str) -> None:
-        if value is None or is_template(value):
-            return
-        target = FsPath(self.src.smap.file).parent / value
-        if not target.is_file():
-            self.fail(f"file {value} does not exist (looked at {target})", self.at(*path))
-
-    def check(self) -> None:
-        getattr(self, "_" + self.step.kind)(self.step.value)
-
-    def _burn_efuse(self, value: Any) -> None:
-        if not isinstance(value, dict):
-            return
-        for name, v in value.items():
-            if is_template(name):
-                continue
-            f = self.run(partial(self.chip.field, name), self.at(name, key=True), name_check=True)
-            if f is None:
-                continue
-            if not f.burnable:
-                self.fail(f"{f.name} is computed or read-only on {self.chip.name} and cannot be burned",
-                          self.at(name, key=True))
-            elif self.image is not None and not self._fits(f, v):
-                size = self.image.data_bytes(f.block) * 8
-                blk = self.chip.blocks[f.block].name
-                self.problems.append(PlanError(
-                    f"{f.name} (bits {f.start}..{f.mask.bit_length() - 1} of {blk}) does not fit this chip: "
-                    f"under its coding scheme {blk} holds {size} data bits (0..{size - 1})",
-                    location=self.at(name, key=True),
-                    hint=f"move {f.name} below bit {size} in the custom eFuse table"))
-            elif not is_template(v):
-                self.run(partial(codecs.encode_value, self.chip, f, v), self.at(name))
-
-    def _fits(self, f: FieldDef, value: Any) -> bool:
-        """Whether `value` for `f` lies in the data its block holds on the chip read.
-
-        A templated value may be anything: only a field wholly past the data is sure not to fit.
-        """
-        assert self.image is not None  # only called with a chip read
-        if is_template(value):
-            return self.image.bits_fit(f.block, 1 << f.start)
-        try:
-            return self.image.bits_fit(f.block, f.spread(codecs.encode_value(self.chip, f, value)))
-        except InputError:
-            return True  # the value's own problem is reported next
-
-    def _burn_custom_mac(self, value: Any) -> None:
-        if not self.chip.has_field("CUSTOM_MAC"):
-            self.fail(f"{self.chip.name} has no custom MAC field", self.at())
-        elif not is_template(value):
-            self.run(lambda: codecs.parse_mac(value), self.at())
-
-    def _purpose(self, args: Any, digest: bool) -> None:
-        purpose = args.purpose
-        if not self.chip.key_purposes:
-            if purpose is not None:
-                self.fail(f"{self.chip.name} key blocks have no purpose; the block name says what a key is for",
-                          self.at("purpose"), hint="leave out `purpose:` (blocks: flash_encryption, "
-                          "secure_boot_v1, secure_boot_v2, BLOCK3)")
-            return
-        if purpose is None:
-            names = [kp.name for kp in self.chip.key_purposes if kp.digest or not digest]
-            self.fail(f"on {self.chip.name} this step needs `purpose:`", self.at(),
-                      hint="purposes: " + ", ".join(names))
-        elif not is_template(purpose):
-            kp = self.run(lambda: self.chip.key_purpose(purpose), self.at("purpose"))
-            if kp is not None and digest and not kp.digest:
-                self.fail(f"{kp.name} is not a secure boot digest purpose", self.at("purpose"))
-
-    def _burn_key(self, args: Any) -> None:
-        if isinstance(args, str):
-            return
-        self.block(args.block, "block")
-        self._purpose(args, digest=False)
-        self.file(args.file, "file")
-
-    def _burn_key_digest(self, args: Any) -> None:
-        if isinstance(args, str):
-            return
-        self.block(args.block, "block")
-        self._purpose(args, digest=True)
-        self.file(args.file, "file")
-
-    def _burn_block_data(self, args: Any) -> None:
-        if isinstance(args, str):
-            return
-        blk = self.block(args.block, "block")
-        self.file(args.file, "file")
-        if blk is None or args.data is None or is_template(args.data):
-            return
-        offset = args.offset if isinstance(args.offset, int) else 0
-        size = len(codecs.parse_hex_bytes(args.data))
-        if offset + size > blk.words * 4:
-            self.fail(f"{size} bytes at offset {offset} do not fit {blk.name} ({blk.words * 4} bytes)",
-                      self.at("data"))
-
-    def _burn_bit(self, args: Any) -> None:
-        if isinstance(args, str):
-            return
-        blk = self.block(args.block, "block")
-        if blk is None or isinstance(args.bits, str):
-            return
-        for i, bit in enumerate(args.bits):
-            if isinstance(bit, int) and bit >= blk.words * 32:
-                self.fail(f"bit {bit} is outside {blk.name} (0..{blk.words * 32 - 1})", self.at("bits", i))
-
-    def _protect(self, names: Any, write: bool) -> None:
-        if isinstance(names, str):
-            return
-        for i, name in enumerate(names):
-            if is_template(name):
-                continue
-            if self.chip.has_field(name):
-                f = self.chip.field(name)
-                bits: Any = f.wr_dis if write else f.rd_dis
-            elif self.chip.has_block(name):
-                b = self.chip.block(name)
-                bits = b.wr_dis if write else b.rd_dis
-            else:
-                self.run(partial(self.chip.field, name), self.at(i), name_check=True)
-                continue
-            if bits is None or bits == ():
-                self.fail(f"{name} has no {'write' if write else 'read'}-disable bit on {self.chip.name}",
-                          self.at(i))
-
-    def _write_protect_efuse(self, names: Any) -> None:
-        self._protect(names, write=True)
-
-    def _read_protect_efuse(self, names: Any) -> None:
-        self._protect(names, write=False)
-
-    def _set_flash_voltage(self, value: Any) -> None:
-        if not (self.chip.has_field("XPD_SDIO_FORCE") or self.chip.has_field("VDD_SPI_FORCE")):
-            self.fail(f"{self.chip.name} has no flash voltage regulator eFuses", self.at())
-
-
 # -- the whole recipe --------------------------------------------------------------------------
 def _extended(recipe: Recipe, chips: list[ChipDef], problems: list[FusebookError],
               warnings: list[Any]) -> list[ChipDef]:
@@ -404,7 +228,7 @@ def validate_recipe(recipe: Recipe, chips: list[ChipDef], *, image: EfuseImage |
         for chip in chips:
             if compiled is None or _applies(compiled.steps[i], src, chip):
                 read = image.with_chip(chip) if image is not None and image.chip.name == chip.name else None
-                _StepCheck(step, src, chip, problems, len(chips) > 1, read).check()
+                STEPS[step.kind].check(StepCheck(step, src, chip, problems, len(chips) > 1, read), step.value)
     for i, name in enumerate(recipe.unique):
         for chip in chips:
             if not chip.has_field(name):

@@ -18,13 +18,11 @@ from fusebook.recipe.models import (
     STEP_ALIASES,
     STEP_COMMON_KEYS,
     STEP_KINDS,
-    STEP_MODELS,
     Assertion,
-    IncludeArgs,
     InputSpec,
 )
-from fusebook.recipe.types import OrTemplate
-from fusebook.recipe.yamlfile import Path, SourceMap
+from fusebook.recipe.yamlfile import NodePath, SourceMap
+from fusebook.steps import STEPS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,13 +56,7 @@ def raise_all(problems: list[InputError]) -> None:
 
 def args_model(kind: str) -> type[BaseModel] | None:
     """The model of a step's value when it is a mapping (burn_key: {...}), else None."""
-    field = STEP_MODELS[kind].model_fields[kind]
-    for meta in field.metadata:
-        if isinstance(meta, OrTemplate) and isinstance(meta.inner, type) and issubclass(meta.inner, BaseModel):
-            return meta.inner
-    if kind == "include":
-        return IncludeArgs
-    return None
+    return STEPS[kind].args_model
 
 
 def snake_case_steps(data: Any, smap: SourceMap) -> None:
@@ -98,7 +90,7 @@ def check_steps(data: Any, smap: SourceMap) -> list[InputError]:
         return []
     problems = []
     for i, step in enumerate(steps):
-        path: Path = ("steps", i)
+        path: NodePath = ("steps", i)
         if not isinstance(step, dict):
             problems.append(InputError(
                 "a step is a mapping with one step key", location=smap.location(path),
@@ -122,7 +114,7 @@ def check_steps(data: Any, smap: SourceMap) -> list[InputError]:
     return problems
 
 
-def _known_keys(model: type[BaseModel], data: Any, path: Path) -> list[str]:
+def _known_keys(model: type[BaseModel], data: Any, path: NodePath) -> list[str]:
     """The keys allowed in the mapping at `path` (for did-you-mean hints)."""
     if len(path) == 0:
         return list(model.model_fields)
@@ -144,13 +136,13 @@ def _known_keys(model: type[BaseModel], data: Any, path: Path) -> list[str]:
     return []
 
 
-def _at(data: Any, path: Path) -> Any:
+def _at(data: Any, path: NodePath) -> Any:
     for part in path:
         data = data[part]
     return data
 
 
-def _real_path(data: Any, loc: tuple[Any, ...]) -> tuple[Path, bool]:
+def _real_path(data: Any, loc: tuple[Any, ...]) -> tuple[NodePath, bool]:
     """`loc` without pydantic's union member names; True if it ends at a mapping key."""
     path: list[str | int] = []
     node = data
@@ -173,7 +165,7 @@ def _format_name(model: type[BaseModel]) -> str:
     return str(getattr(model, "format_name", "recipe"))
 
 
-def _message(model: type[BaseModel], data: Any, err: Any, path: Path, loc: tuple[Any, ...]) -> tuple[str, str | None]:
+def _message(model: type[BaseModel], data: Any, err: Any, path: NodePath, loc: tuple[Any, ...]) -> tuple[str, str | None]:
     kind, msg = err["type"], err["msg"]
     last = path[-1] if path else None
     if kind == "extra_forbidden":
@@ -221,7 +213,7 @@ def validate_document(model: type[M], data: Any, smap: SourceMap) -> M:
         return model.model_validate(data)
     except ValidationError as e:
         problems: list[InputError] = []
-        seen: set[tuple[Path, bool]] = set()
+        seen: set[tuple[NodePath, bool]] = set()
         for err in e.errors(include_url=False, include_input=False):
             loc = tuple(err["loc"])
             path, at_key = _real_path(data, loc)
