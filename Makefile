@@ -38,8 +38,11 @@ schema: $(STAMP)
 	$(PY) -m fusebook schema > schemas/recipe.schema.json
 	$(PY) -m fusebook schema --test > schemas/recipe-test.schema.json
 
+# Chip data from Espressif's tables (chips/data/*.yaml), then its compiled form
+# (chips/compiled/*.json, what fusebook reads) and schemas/chip.schema.json; tests check both are current.
 chipdata: $(STAMP)
 	$(PY) tools/gen_chip_data.py
+	$(PY) -m fusebook.chips.compile
 
 # docs/chips/<chip>.md from the chip data (a test checks they are current).
 chipdocs: $(STAMP)
