@@ -30,6 +30,7 @@ fuzz: $(STAMP)
 	FUSEBOOK_FUZZ=1 $(PY) -m pytest -p no:cacheprovider --hypothesis-show-statistics tests/fuzz
 
 bench: $(STAMP)
+	$(PY) benchmarks/cli.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/wire.py
 	$(PY) benchmarks/station.py

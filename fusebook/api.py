@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
-from fusebook.convert import ConvertResult, convert_script
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
@@ -47,6 +46,11 @@ from fusebook.session import ConnectOptions, Session, factory_mac, open_session
 from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_json, to_token
 
 if TYPE_CHECKING:
+    from fusebook.convert import ConvertResult, convert_script
+    from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent
+    from fusebook.station.ports import resolve_ports
+    from fusebook.station.station import Station, StationReport
+    from fusebook.station.worker import StationOptions
     from fusebook.testing.runner import CaseResult
     from fusebook.testing.runner import Report as TestReport
 
@@ -973,8 +977,27 @@ def new_recipe(kind: str, chip: str) -> str:
     return render_starter(kind, load_chip(chip))
 
 
-# -- the station (fusebook.station imports this module: these come last) ----------------
-from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent  # noqa: E402
-from fusebook.station.ports import resolve_ports  # noqa: E402
-from fusebook.station.station import Station, StationReport  # noqa: E402
-from fusebook.station.worker import StationOptions  # noqa: E402
+# -- imported when first used: a one-shot command should not pay for them -------------
+_LAZY = {
+    "ConvertResult": "fusebook.convert",
+    "convert_script": "fusebook.convert",
+    "EventStream": "fusebook.station.events",
+    "JsonLinesSink": "fusebook.station.events",
+    "UnitEvent": "fusebook.station.events",
+    "resolve_ports": "fusebook.station.ports",
+    "Station": "fusebook.station.station",
+    "StationReport": "fusebook.station.station",
+    "StationOptions": "fusebook.station.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The station's and the script converter's names, imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
