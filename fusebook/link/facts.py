@@ -58,6 +58,11 @@ class LinkFacts:
                 return c
         return None
 
+    def by_security_info(self, form: str) -> ChipLinkFacts | None:
+        """The one chip whose ROM answers GET_SECURITY_INFO in `form` (None: none or several)."""
+        found = [c for c in self.chips.values() if c.security_info == form]
+        return found[0] if len(found) == 1 else None
+
     def by_magic(self, value: int) -> ChipLinkFacts | None:
         for c in self.chips.values():
             if c.magic is not None and c.magic == value:
