@@ -38,6 +38,7 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(PY) -m fusebook schema > schemas/recipe.schema.json
 	$(PY) -m fusebook schema --test > schemas/recipe-test.schema.json
+	$(PY) -m fusebook.chips.compile
 
 # Chip data from Espressif's tables (chips/data/*.yaml), then its compiled form
 # (chips/compiled/*.json, what fusebook reads) and schemas/chip.schema.json; tests check both are current.

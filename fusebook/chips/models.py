@@ -36,8 +36,9 @@ Hex = Annotated[
 ]
 #: A field, block or register name as the chip tables spell it.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
-#: Unknown keys in a data file are errors (a misspelt key is never silently ignored).
-_STRICT = ConfigDict(extra="forbid")
+#: Unknown keys in a data file are errors (a misspelt key is never silently ignored); the
+#: docstrings under the fields describe them in the generated schema.
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 #: Field value types, as espefuse names them; `mac` and `keypurpose` are codec classes.
 FIELD_TYPES = ("bool", "uint", "bytes")
@@ -80,8 +81,8 @@ class FieldDef:
     pos: Annotated[int, Field(ge=0, le=31)]
     bits: Annotated[int, Field(ge=1, le=512)]
     type: Literal["bool", "uint", "bytes"]
-    #: espefuse's class: mac, keypurpose, keyblock, bitcount, ...
     klass: Annotated[str, Field(alias="class")] = ""
+    """espefuse's class: mac, keypurpose, keyblock, bitcount, ..."""
     aliases: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     wr_dis: Annotated[int, Field(ge=0, le=31)] | None = None
     rd_dis: tuple[Annotated[int, Field(ge=0, le=31)], ...] = ()
@@ -89,8 +90,8 @@ class FieldDef:
     description: str = ""
     category: str = "config"
     burnable: bool = True
-    #: runs of bits (least significant first) a combined field is made of
     parts: tuple[FieldPart, ...] = ()
+    """runs of bits (least significant first) a combined field is made of"""
 
     @property
     def start(self) -> int:
@@ -143,13 +144,13 @@ class BlockDef:
     aliases: tuple[Name, ...]
     read_addr: Hex
     write_addr: Hex
-    #: length in 32-bit words of the read registers
     words: Annotated[int, Field(ge=1, le=16)]
+    """length in 32-bit words of the read registers"""
     wr_dis: Annotated[int, Field(ge=0, le=31)] | None
     rd_dis: tuple[Annotated[int, Field(ge=0, le=31)], ...]
     key_purpose_field: Name | None
-    #: none | rs | esp32 (ESP32's NONE/3/4, chosen by its CODING_SCHEME field)
     coding: Literal["none", "rs", "esp32"]
+    """none | rs | esp32 (ESP32's NONE/3/4, chosen by its CODING_SCHEME field)"""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -171,11 +172,14 @@ class KeyPurpose:
     __pydantic_config__ = _STRICT
 
     name: Name
-    #: KEY_PURPOSE value; negative: a two-block purpose espefuse splits
     value: int
-    digest: bool  # secure-boot digest purposes
-    reverse: bool  # byte order reversed before burning (AES-XTS, ECDSA keys)
-    read_protect: bool  # read protection applied by default
+    """KEY_PURPOSE value; negative: a two-block purpose espefuse splits"""
+    digest: bool
+    """secure-boot digest purposes"""
+    reverse: bool
+    """byte order reversed before burning (AES-XTS, ECDSA keys)"""
+    read_protect: bool
+    """read protection applied by default"""
     target: Name | None = None
     digest_bytes: Annotated[int, Field(ge=1)] | None = None
     sets: Mapping[str, Annotated[int, Field(ge=1)]] = field(default_factory=dict)
@@ -252,12 +256,12 @@ class RevisionRule:
 
     major: tuple[RevisionPart, ...]
     minor: tuple[RevisionPart, ...]
-    #: ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values.
     zero_if: Mapping[str, Annotated[int, Field(ge=0)]] = field(default_factory=dict)
-    #: Registers outside the eFuse block read with the eFuses for the revision (ESP32 v3).
+    """ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values."""
     registers: tuple[RevisionRegister, ...] = ()
-    #: Raw major value -> major revision, where the bits are not the number (ESP32).
+    """Registers outside the eFuse block read with the eFuses for the revision (ESP32 v3)."""
     major_map: Mapping[int, Annotated[int, Field(ge=0)]] = field(default_factory=dict)
+    """Raw major value -> major revision, where the bits are not the number (ESP32)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,40 +298,38 @@ class ChipLinkFacts:
 
     __pydantic_config__ = _STRICT
 
-    #: as the ROM and espefuse print it: ESP32-C3
     chip_name: str
-    #: none (ESP32: command unknown) | short (ESP32-S2: 12 bytes) | long (20 bytes)
+    """as the ROM and espefuse print it: ESP32-C3"""
     security_info: Literal["none", "short", "long"]
-    #: register written with mask 0 to make the ROM wait after a write
+    """none (ESP32: command unknown) | short (ESP32-S2: 12 bytes) | long (20 bytes)"""
     uart_date_reg: Hex
-    #: UART clock divider; with the baud rate it gives the crystal frequency
+    """register written with mask 0 to make the ROM wait after a write"""
     uart_clkdiv_reg: Hex
-    #: bus clock = crystal * this
+    """UART clock divider; with the baud rate it gives the crystal frequency"""
     xtal_clk_divider: int
-    #: fixed crystal (null: measured through the UART clock divider)
+    """bus clock = crystal * this"""
     crystal_mhz: int | None
-    #: crystal the virtual chip reports
+    """fixed crystal (null: measured through the UART clock divider)"""
     virtual_crystal_mhz: int
-    #: how the ROM's idea of its clock skews CHANGE_BAUDRATE
+    """crystal the virtual chip reports"""
     baud_fix: BaudFix | None
-    #: the chip has the USB-Serial/JTAG peripheral (--before usb-reset)
+    """how the ROM's idea of its clock skews CHANGE_BAUDRATE"""
     usb_serial_jtag: bool
-    #: eFuse field after which the ROM offers no download mode at all
+    """the chip has the USB-Serial/JTAG peripheral (--before usb-reset)"""
     download_disable_field: Name | None
-    #: eFuse field that restricts the ROM to secure download mode
+    """eFuse field after which the ROM offers no download mode at all"""
     secure_download_field: Name | None
-    #: the ROM re-reads those fields after every eFuse read command (not only at boot)
+    """eFuse field that restricts the ROM to secure download mode"""
     lockout_on_read: bool
-    #: GET_SECURITY_INFO chip id (ESP32-S3 and later identify themselves by it)
+    """the ROM re-reads those fields after every eFuse read command (not only at boot)"""
     chip_id: int | None = None
-    #: value of the register at detect_magic_reg (chips identified that way)
+    """GET_SECURITY_INFO chip id (ESP32-S3 and later identify themselves by it)"""
     magic: Hex | None = None
-    #: RTC and super watchdog registers: over USB-Serial/JTAG they are not fed in download
-    #: mode and would reset the chip mid-burn, so the link disables the first and sets the
-    #: second to feed itself
+    """value of the register at detect_magic_reg (chips identified that way)"""
     watchdogs: Mapping[str, Hex] | None = None
-    #: fusebook's chip name (esp32c3); filled in from the chip, not written in the section
+    """RTC and super watchdog registers: over USB-Serial/JTAG they are not fed in download mode and would reset the chip mid-burn, so the link disables the first and sets the second to feed itself"""
     name: str = ""
+    """fusebook's chip name (esp32c3); filled in from the chip, not written in the section"""
 
     @property
     def lockout_fields(self) -> tuple[str, ...]:
@@ -382,11 +384,11 @@ class ChipDef:
 
     __pydantic_config__ = _STRICT
 
-    #: espefuse's chip name
     name: Annotated[str, Field(alias="chip", pattern=r"^esp32[a-z0-9]*$")]
+    """espefuse's chip name"""
     description: str
-    #: controller family: the ESP32's own, or the PGM_DATA/CHECK_VALUE controller
     family: Literal["esp32", "esp32xx"]
+    """controller family: the ESP32's own, or the PGM_DATA/CHECK_VALUE controller"""
     mem_size: Hex
     base: Hex
     registers: Mapping[str, Hex]
@@ -394,37 +396,33 @@ class ChipDef:
     blocks: tuple[BlockDef, ...]
     fields: tuple[FieldDef, ...]
     key_purposes: tuple[KeyPurpose, ...]
-    #: BLOCK0 fields burned in a final, separate program
     postponed: tuple[Name, ...]
+    """BLOCK0 fields burned in a final, separate program"""
     block0_error_registers: tuple[Name, ...]
-    #: per block (by id): where the read-error flag and count are
     block_errors: tuple[BlockErrorLayout, ...]
+    """per block (by id): where the read-error flag and count are"""
     error_registers: tuple[Name, ...]
-    #: register updates before programming, per crystal frequency in MHz; an empty list:
-    #: the crystal is checked, nothing written
     timing: Mapping[int, tuple[RegisterUpdate, ...]]
+    """register updates before programming, per crystal frequency in MHz; an empty list: the crystal is checked, nothing written"""
     revision_rule: Annotated[RevisionRule, Field(alias="revision")]
     rom: RomIdentity
-    #: ROM loader facts (identification, clocks, lock-outs)
     link: ChipLinkFacts
-    #: Secure Boot V2 schemes the ROM verifies
+    """ROM loader facts (identification, clocks, lock-outs)"""
     secure_boot: SecureBootFacts
+    """Secure Boot V2 schemes the ROM verifies"""
     commands: ControllerCommands
-    #: revision-specific table name; empty for the chip's default table
     variant: str = ""
-    #: whether the host writes timing registers at all
+    """revision-specific table name; empty for the chip's default table"""
     host_timing: bool = True
-    #: KEY_PURPOSE field -> purposes (or name prefixes) a silicon erratum forbids there
+    """whether the host writes timing registers at all"""
     forbidden_purposes: Mapping[str, tuple[Name, ...]] = field(default_factory=dict)
-    #: Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG
-    #: and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns.
+    """KEY_PURPOSE field -> purposes (or name prefixes) a silicon erratum forbids there"""
     incompatible: tuple[Annotated[tuple[Name, ...], Field(min_length=2)], ...] = ()
-    #: Blocks that hold keys whatever a plan says, with no KEY_PURPOSE field to tell (ESP32:
-    #: the flash-encryption and secure-boot key blocks); records and logs never show them.
+    """Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns."""
     secret_blocks: tuple[Name, ...] = ()
-    #: Range of chip revisions (major*100+minor, inclusive) this table is for; None: the
-    #: chip's default table.
+    """Blocks that hold keys whatever a plan says, with no KEY_PURPOSE field to tell (ESP32: the flash-encryption and secure-boot key blocks); records and logs never show them."""
     revisions: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] | None = None
+    """Range of chip revisions (major*100+minor, inclusive) this table is for; None: the chip's default table."""
 
     def __post_init__(self) -> None:
         if self.link.name != self.name:
