@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,13 @@ def test_esp32h2_table_follows_the_revision(revision: int, has_field: bool, tmp_
     assert default <= {f.name for f in c.fields}
     ecdsa = c.key_purpose("ECDSA_KEY")
     assert dict(ecdsa.sets) == ({"ECDSA_FORCE_USE_HARDWARE_K": 1} if has_field else {})
+
+
+def test_only_the_controller_dispatch_branches_on_the_family() -> None:
+    """Chip facts are data: outside the planner, only drivers/controller.py picks code by family."""
+    package = Path(compile.__file__).resolve().parents[1]
+    branching = sorted(
+        str(p.relative_to(package)) for p in package.rglob("*.py")
+        if re.search(r"\.family\s*[!=]=", p.read_text()) and p.parent.name != "plan"
+    )
+    assert branching == ["drivers/controller.py"]
