@@ -30,6 +30,7 @@ fuzz: $(STAMP)
 	FUSEBOOK_FUZZ=1 $(PY) -m pytest -p no:cacheprovider --hypothesis-show-statistics tests/fuzz
 
 bench: $(STAMP)
+	$(PY) benchmarks/cli.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/wire.py
 	$(PY) benchmarks/station.py
@@ -37,9 +38,13 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(PY) -m fusebook schema > schemas/recipe.schema.json
 	$(PY) -m fusebook schema --test > schemas/recipe-test.schema.json
+	$(PY) -m fusebook.chips.compile
 
+# Chip data from Espressif's tables (chips/data/*.yaml), then its compiled form
+# (chips/compiled/*.json, what fusebook reads) and schemas/chip.schema.json; tests check both are current.
 chipdata: $(STAMP)
 	$(PY) tools/gen_chip_data.py
+	$(PY) -m fusebook.chips.compile
 
 # docs/chips/<chip>.md from the chip data (a test checks they are current).
 chipdocs: $(STAMP)

@@ -26,7 +26,6 @@ from fusebook import provenance
 from fusebook.chips.loader import load_chip
 from fusebook.chips.models import ChipDef, FieldDef
 from fusebook.commit import ApplyResult, CommitEvent, StopRequest, commit
-from fusebook.convert import ConvertResult, convert_script
 from fusebook.efuse.codecs import crc8_custom_mac, decode_value
 from fusebook.efuse.flags import BlockFlags, all_block_flags
 from fusebook.efuse.image import EfuseImage
@@ -54,7 +53,12 @@ from fusebook.snapshot.formats import load_snapshot, redacted, secret_bits, to_j
 
 if TYPE_CHECKING:
     from fusebook.chips.custom_table import CustomTable, TableWarning
+    from fusebook.convert import ConvertResult, convert_script
     from fusebook.ledger.store import Ledger
+    from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent
+    from fusebook.station.ports import resolve_ports
+    from fusebook.station.station import Station, StationReport
+    from fusebook.station.worker import StationOptions
     from fusebook.testing.runner import CaseResult
     from fusebook.testing.runner import Report as TestReport
     from fusebook.web.board import LedgerBoard, StationBoard
@@ -1140,8 +1144,27 @@ def web_server(board: StationBoard | LedgerBoard, settings: WebSettings,
     return WebServer(board, settings, open_ledger, ledger=ledger)
 
 
-# -- the station (fusebook.station imports this module: these come last) ----------------
-from fusebook.station.events import EventStream, JsonLinesSink, UnitEvent  # noqa: E402
-from fusebook.station.ports import resolve_ports  # noqa: E402
-from fusebook.station.station import Station, StationReport  # noqa: E402
-from fusebook.station.worker import StationOptions  # noqa: E402
+# -- imported when first used: a one-shot command should not pay for them -------------
+_LAZY = {
+    "ConvertResult": "fusebook.convert",
+    "convert_script": "fusebook.convert",
+    "EventStream": "fusebook.station.events",
+    "JsonLinesSink": "fusebook.station.events",
+    "UnitEvent": "fusebook.station.events",
+    "resolve_ports": "fusebook.station.ports",
+    "Station": "fusebook.station.station",
+    "StationReport": "fusebook.station.station",
+    "StationOptions": "fusebook.station.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The station's and the script converter's names, imported on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -26,10 +26,6 @@ from fusebook.plan.model import BlockWrite, BurnPlan
 
 MAX_PROGRAMS = 3
 
-#: BLOCK0 fields after whose burn the ROM stops answering register reads (download mode
-#: off, or secure download mode on): the burn cannot be read back, as with espefuse.
-LOCKOUT_FIELDS = ("DIS_DOWNLOAD_MODE", "ENABLE_SECURITY_DOWNLOAD")
-
 
 #: Where a burn stands, for whoever may ask it to stop: "before" nothing is being sent and
 #: the caller may abandon at once; "burning" a stop waits for the block boundary; "after"
@@ -142,11 +138,17 @@ def _read_after(plan: BurnPlan, controller: Controller, readback: dict[int, int]
 
 
 def _locks_out(controller: Controller, write: BlockWrite) -> bool:
-    """True if this program burned a field that ends the ROM's register access."""
+    """True if this program burned a field that ends the ROM's register access at once.
+
+    Those are the chip's link lock-out fields (download mode off, or secure download mode
+    on, where the ROM re-reads them after every read command): the burn cannot be read
+    back, as with espefuse.
+    """
     if write.block != 0 or write.phase != "lock":
         return False
     chip = controller.chip
-    return any(chip.has_field(n) and write.new_bits & chip.field(n).mask for n in LOCKOUT_FIELDS)
+    return any(chip.has_field(n) and write.new_bits & chip.field(n).mask
+               for n in chip.link.lockout_fields)
 
 
 def _honour_stop(stop: StopRequest, result: ApplyResult) -> None:

@@ -29,6 +29,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef, FieldPart
 from fusebook.errors import InputError, SourceLocation
@@ -152,7 +153,7 @@ def _parse(chip: ChipDef, csv_text: str, source: str) -> list[_Row]:
     return rows
 
 
-def _type(bits: int) -> str:
+def _type(bits: int) -> Literal["bool", "uint", "bytes"]:
     if bits == 1:
         return "bool"
     if bits > 32 and bits % 8 == 0:
@@ -307,10 +308,7 @@ def load_table(chip: ChipDef, csv_text: str, source: str) -> CustomTable:
                 seen[alias] = row
         new.extend(f for f, _ in fields)
 
-    extended = dataclasses.replace(
-        chip, fields=chip.fields + tuple(new),
-        _by_name={}, _blocks_by_name={}, _fields_by_block={},
-    )
+    extended = dataclasses.replace(chip, fields=chip.fields + tuple(new))
     return CustomTable(extended, tuple(warnings))
 
 

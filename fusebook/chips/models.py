@@ -3,14 +3,42 @@
 A chip is data (`chips/data/<chip>.yaml`); these frozen models are what the rest of
 fusebook sees of it. Nothing here talks to a chip: the models only answer questions such
 as "which bits does KEY_PURPOSE_0 occupy" or "which bit of WR_DIS protects BLOCK_KEY2".
+
+The same dataclasses are the data files' schema: pydantic validates a file straight into
+them (`chips/compile.py`), the `Annotated` metadata below says how a file spells a fact
+(hex strings, `class:` for `klass`), and schemas/chip.schema.json is generated from them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from fusebook.errors import InputError, did_you_mean
+
+
+def _number(v: Any) -> Any:
+    """Data files write addresses and masks as `0x..` strings; the model holds ints."""
+    return int(v, 0) if isinstance(v, str) else v
+
+
+#: An integer a data file may write as a `0x..` hex string.
+Hex = Annotated[
+    int,
+    BeforeValidator(_number),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": "^0x[0-9A-Fa-f]+$"},
+                              {"type": "integer", "minimum": 0}]}),
+]
+#: A field, block or register name as the chip tables spell it.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+#: Unknown keys in a data file are errors (a misspelt key is never silently ignored); the
+#: docstrings under the fields describe them in the generated schema.
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 #: Field value types, as espefuse names them; `mac` and `keypurpose` are codec classes.
 FIELD_TYPES = ("bool", "uint", "bytes")
@@ -25,9 +53,11 @@ class FieldPart:
     in KEY_PURPOSE_n_H, or RECOVERY_BOOTLOADER_FLASH_SECTOR).
     """
 
-    word: int
-    pos: int
-    bits: int
+    __pydantic_config__ = _STRICT
+
+    word: Annotated[int, Field(ge=0, le=15)]
+    pos: Annotated[int, Field(ge=0, le=31)]
+    bits: Annotated[int, Field(ge=1, le=32)]
 
     @property
     def start(self) -> int:
@@ -43,21 +73,25 @@ class FieldDef:
     `gather`/`spread` to move between the field's value and the block's bits.
     """
 
-    name: str
-    block: int
-    word: int
-    pos: int
-    bits: int
-    type: str  # bool | uint | bytes
-    klass: str = ""  # espefuse class: mac, keypurpose, keyblock, bitcount, ...
-    aliases: tuple[str, ...] = ()
-    wr_dis: int | None = None
-    rd_dis: tuple[int, ...] = ()
+    __pydantic_config__ = _STRICT
+
+    name: Name
+    block: Annotated[int, Field(ge=0, le=15)]
+    word: Annotated[int, Field(ge=0, le=15)]
+    pos: Annotated[int, Field(ge=0, le=31)]
+    bits: Annotated[int, Field(ge=1, le=512)]
+    type: Literal["bool", "uint", "bytes"]
+    klass: Annotated[str, Field(alias="class")] = ""
+    """espefuse's class: mac, keypurpose, keyblock, bitcount, ..."""
+    aliases: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    wr_dis: Annotated[int, Field(ge=0, le=31)] | None = None
+    rd_dis: tuple[Annotated[int, Field(ge=0, le=31)], ...] = ()
     meanings: Mapping[int, str] = field(default_factory=dict)
     description: str = ""
     category: str = "config"
     burnable: bool = True
     parts: tuple[FieldPart, ...] = ()
+    """runs of bits (least significant first) a combined field is made of"""
 
     @property
     def start(self) -> int:
@@ -103,16 +137,20 @@ class FieldDef:
 class BlockDef:
     """One eFuse block: where it is read and written, and the bits that protect it."""
 
-    id: int
-    name: str
-    aliases: tuple[str, ...]
-    read_addr: int
-    write_addr: int
-    words: int  # length in 32-bit words of the read registers
-    wr_dis: int | None
-    rd_dis: tuple[int, ...]
-    key_purpose_field: str | None
-    coding: str  # none | rs | esp32 (ESP32's NONE/3/4 chosen by its CODING_SCHEME field)
+    __pydantic_config__ = _STRICT
+
+    id: Annotated[int, Field(ge=0, le=15)]
+    name: Name
+    aliases: tuple[Name, ...]
+    read_addr: Hex
+    write_addr: Hex
+    words: Annotated[int, Field(ge=1, le=16)]
+    """length in 32-bit words of the read registers"""
+    wr_dis: Annotated[int, Field(ge=0, le=31)] | None
+    rd_dis: tuple[Annotated[int, Field(ge=0, le=31)], ...]
+    key_purpose_field: Name | None
+    coding: Literal["none", "rs", "esp32"]
+    """none | rs | esp32 (ESP32's NONE/3/4, chosen by its CODING_SCHEME field)"""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -131,25 +169,33 @@ class KeyPurpose:
     ECDSA_FORCE_USE_HARDWARE_K for an ECDSA key).
     """
 
-    name: str
+    __pydantic_config__ = _STRICT
+
+    name: Name
     value: int
-    digest: bool  # secure-boot digest purposes
-    reverse: bool  # byte order reversed before burning (AES-XTS, ECDSA keys)
-    read_protect: bool  # read protection applied by default
-    target: str | None = None
-    digest_bytes: int | None = None
-    sets: Mapping[str, int] = field(default_factory=dict)
-    #: a virtual purpose whose key fills two key blocks: the purposes of its halves, first half first
-    split: tuple[str, str] | None = None
+    """KEY_PURPOSE value; negative: a two-block purpose espefuse splits"""
+    digest: bool
+    """secure-boot digest purposes"""
+    reverse: bool
+    """byte order reversed before burning (AES-XTS, ECDSA keys)"""
+    read_protect: bool
+    """read protection applied by default"""
+    target: Name | None = None
+    digest_bytes: Annotated[int, Field(ge=1)] | None = None
+    sets: Mapping[str, Annotated[int, Field(ge=1)]] = field(default_factory=dict)
+    split: tuple[Name, Name] | None = None
+    """a virtual purpose whose key fills two key blocks: the purposes of its halves, first half first"""
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterUpdate:
     """Replace the `mask` bits of `register` with `value` (shifted to the mask's LSB)."""
 
-    register: str
-    mask: int
-    value: int
+    __pydantic_config__ = _STRICT
+
+    register: Name
+    mask: Hex
+    value: Hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +207,14 @@ class BlockErrorLayout:
     the register, mask and shift of the corrected-error count; either may be absent.
     """
 
-    fail_register: str | None = None
-    fail_bit: int | None = None
-    count_register: str | None = None
-    count_mask: int | None = None
-    count_shift: int | None = None
-    fail_mask: int | None = None
+    __pydantic_config__ = _STRICT
+
+    fail_register: Name | None = None
+    fail_bit: Annotated[int, Field(ge=0, le=31)] | None = None
+    count_register: Name | None = None
+    count_mask: Annotated[int, Field(ge=1)] | None = None
+    count_shift: Annotated[int, Field(ge=0, le=31)] | None = None
+    fail_mask: Hex | None = None
 
     @property
     def fail_bits(self) -> int:
@@ -180,8 +228,10 @@ class BlockErrorLayout:
 class RevisionPart:
     """A field (or, for ESP32, a constant) contributing bits to the chip revision."""
 
-    field: str
-    shift: int = 0
+    __pydantic_config__ = _STRICT
+
+    field: Name
+    shift: Annotated[int, Field(ge=0)] = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +242,142 @@ class RevisionRegister:
     `(read(register) >> shift) & mask` lands at bit `major_shift` of the raw major value.
     """
 
-    register: str
-    shift: int
-    mask: int
-    major_shift: int
+    __pydantic_config__ = _STRICT
+
+    register: Name
+    shift: Annotated[int, Field(ge=0, le=31)]
+    mask: Hex
+    major_shift: Annotated[int, Field(ge=0)]
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRule:
+    """How the chip revision is read: fields (and, for the ESP32, registers) and quirks."""
+
+    __pydantic_config__ = _STRICT
+
+    major: tuple[RevisionPart, ...]
+    minor: tuple[RevisionPart, ...]
+    zero_if: Mapping[str, Annotated[int, Field(ge=0)]] = field(default_factory=dict)
+    """ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values."""
+    registers: tuple[RevisionRegister, ...] = ()
+    """Registers outside the eFuse block read with the eFuses for the revision (ESP32 v3)."""
+    major_map: Mapping[int, Annotated[int, Field(ge=0)]] = field(default_factory=dict)
+    """Raw major value -> major revision, where the bits are not the number (ESP32)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RomIdentity:
+    """How espefuse's tables name the chip and its ROM (kept as espefuse has them)."""
+
+    __pydantic_config__ = _STRICT
+
+    chip_name: str
+    chip_id: Hex | None = None
+    magic_values: tuple[Hex, ...] = ()
+    efuse_base: Hex | None = None
+    uart_date_reg: Hex | None = None
+    uses_magic_value: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BaudFix:
+    """How a chip's ROM mis-derives its UART clock, so CHANGE_BAUDRATE must be scaled."""
+
+    __pydantic_config__ = _STRICT
+
+    kind: Literal["esp32_rom_calibration", "assumed_crystal", "rom_expected_crystal"]
+    params: Mapping[str, Hex] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChipLinkFacts:
+    """What the ROM link needs to identify a chip and talk to it (the `link:` section).
+
+    They describe the ROM loader and the clocks around it, not eFuses: how the chip names
+    itself on the wire, where its UART clock divider is, which crystal it runs from.
+    """
+
+    __pydantic_config__ = _STRICT
+
+    chip_name: str
+    """as the ROM and espefuse print it: ESP32-C3"""
+    security_info: Literal["none", "short", "long"]
+    """none (ESP32: command unknown) | short (ESP32-S2: 12 bytes) | long (20 bytes)"""
+    uart_date_reg: Hex
+    """register written with mask 0 to make the ROM wait after a write"""
+    uart_clkdiv_reg: Hex
+    """UART clock divider; with the baud rate it gives the crystal frequency"""
+    xtal_clk_divider: int
+    """bus clock = crystal * this"""
+    crystal_mhz: int | None
+    """fixed crystal (null: measured through the UART clock divider)"""
+    virtual_crystal_mhz: int
+    """crystal the virtual chip reports"""
+    baud_fix: BaudFix | None
+    """how the ROM's idea of its clock skews CHANGE_BAUDRATE"""
+    usb_serial_jtag: bool
+    """the chip has the USB-Serial/JTAG peripheral (--before usb-reset)"""
+    download_disable_field: Name | None
+    """eFuse field after which the ROM offers no download mode at all"""
+    secure_download_field: Name | None
+    """eFuse field that restricts the ROM to secure download mode"""
+    lockout_on_read: bool
+    """the ROM re-reads those fields after every eFuse read command (not only at boot)"""
+    chip_id: int | None = None
+    """GET_SECURITY_INFO chip id (ESP32-S3 and later identify themselves by it)"""
+    magic: Hex | None = None
+    """value of the register at detect_magic_reg (chips identified that way)"""
+    watchdogs: Mapping[str, Hex] | None = None
+    """RTC and super watchdog registers: over USB-Serial/JTAG they are not fed in download mode and would reset the chip mid-burn, so the link disables the first and sets the second to feed itself"""
+    name: str = ""
+    """fusebook's chip name (esp32c3); filled in from the chip, not written in the section"""
+
+    @property
+    def lockout_fields(self) -> tuple[str, ...]:
+        """Fields whose burn ends the ROM's register access at once (no read-back after)."""
+        if not self.lockout_on_read:
+            return ()
+        return tuple(n for n in (self.download_disable_field, self.secure_download_field) if n)
+
+
+#: Secure Boot V2 signature schemes, by espsecure's --scheme names.
+Scheme = Literal["rsa3072", "ecdsa192", "ecdsa256", "ecdsa384"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecureBootFacts:
+    """The Secure Boot V2 signature schemes the chip's ROM verifies (the `secure_boot:` section).
+
+    `schemes` is None where no public source says. `caveats` are the reasons a production
+    engineer may still not want a scheme (shown as plan warnings); key `*`: every scheme.
+    """
+
+    __pydantic_config__ = _STRICT
+
+    schemes: tuple[Scheme, ...] | None
+    caveats: Mapping[str, str] = field(default_factory=dict)
+
+    def caveat(self, scheme: str) -> str | None:
+        return self.caveats.get(scheme) or self.caveats.get("*")
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerCommands:
+    """How software starts the controller's commands (the `commands:` section).
+
+    `register` is the command register; `program` and `read` name the constants written
+    there. `block_shift`: where a program command names its block (the PGM_DATA/CHECK_VALUE
+    controller programs one block from its shared write registers); None: one program
+    command burns every block's own write registers (the ESP32).
+    """
+
+    __pydantic_config__ = _STRICT
+
+    register: Name
+    program: Name
+    read: Name
+    block_shift: Annotated[int, Field(ge=0, le=31)] | None
 
 
 # -- facts the step kinds read (fusebook/steps/) -------------------------------------------
@@ -203,9 +385,11 @@ class RevisionRegister:
 class FlashVoltage:
     """set_flash_voltage's fields: eFuses decide (not the strapping pin), regulator on, 3.3V."""
 
-    force: str
-    regulator: str
-    tieh: str
+    __pydantic_config__ = _STRICT
+
+    force: Name
+    regulator: Name
+    tieh: Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +401,24 @@ class CustomMac:
     `version_value` and is burned to `version_value` (ESP32).
     """
 
-    used: str | None = None
-    crc: str | None = None
-    version: str | None = None
-    version_value: int = 1
+    __pydantic_config__ = _STRICT
+
+    used: Name | None = None
+    crc: Name | None = None
+    version: Name | None = None
+    version_value: Annotated[int, Field(ge=0)] = 1
 
 
 @dataclass(frozen=True, slots=True)
 class NamedKeyBlock:
     """On a chip without key purposes (ESP32), what a key block's name says of its key."""
 
-    reverse: bool  # byte order reversed before burning
-    read_protect: bool  # read protection applied by default
+    __pydantic_config__ = _STRICT
+
+    reverse: bool
+    """byte order reversed before burning"""
+    read_protect: bool
+    """read protection applied by default"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +429,10 @@ class DigestBlock:
     readable); `refused_coding` the coding scheme the digest cannot be burned under.
     """
 
-    block: str
-    enabled_by: str
+    __pydantic_config__ = _STRICT
+
+    block: Name
+    enabled_by: Name
     refused_coding: str
 
 
@@ -248,57 +440,104 @@ class DigestBlock:
 class ChipDef:
     """Everything fusebook knows about one chip type (and revision range of its table)."""
 
-    name: str
+    __pydantic_config__ = _STRICT
+
+    name: Annotated[str, Field(alias="chip", pattern=r"^esp32[a-z0-9]*$")]
+    """espefuse's chip name"""
     description: str
-    family: str  # esp32 | esp32xx (the PGM_DATA/CHECK_VALUE controller)
-    mem_size: int
-    base: int
-    registers: Mapping[str, int]
+    family: Literal["esp32", "esp32xx"]
+    """controller family: the ESP32's own, or the PGM_DATA/CHECK_VALUE controller"""
+    mem_size: Hex
+    base: Hex
+    registers: Mapping[str, Hex]
     constants: Mapping[str, int]
     blocks: tuple[BlockDef, ...]
     fields: tuple[FieldDef, ...]
     key_purposes: tuple[KeyPurpose, ...]
-    postponed: tuple[str, ...]
-    block0_error_registers: tuple[str, ...]
+    postponed: tuple[Name, ...]
+    """BLOCK0 fields burned in a final, separate program"""
+    block0_error_registers: tuple[Name, ...]
     block_errors: tuple[BlockErrorLayout, ...]
-    error_registers: tuple[str, ...]
+    """per block (by id): where the read-error flag and count are"""
+    error_registers: tuple[Name, ...]
     timing: Mapping[int, tuple[RegisterUpdate, ...]]
-    revision_major: tuple[RevisionPart, ...]
-    revision_minor: tuple[RevisionPart, ...]
-    rom: Mapping[str, object]
+    """register updates before programming, per crystal frequency in MHz; an empty list: the crystal is checked, nothing written"""
+    revision_rule: Annotated[RevisionRule, Field(alias="revision")]
+    rom: RomIdentity
+    link: ChipLinkFacts
+    """ROM loader facts (identification, clocks, lock-outs)"""
+    secure_boot: SecureBootFacts
+    """Secure Boot V2 schemes the ROM verifies"""
+    commands: ControllerCommands
     variant: str = ""
-    forbidden_purposes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: ESP32-S3 v0.0 quirk: the chip is v0.0 when these fields hold these values.
-    revision_zero_if: Mapping[str, int] = field(default_factory=dict)
-    #: Registers outside the eFuse block read with the eFuses for the revision (ESP32 v3).
-    revision_registers: tuple[RevisionRegister, ...] = ()
-    #: Raw major value -> major revision, where the bits are not the number (ESP32).
-    revision_major_map: Mapping[int, int] = field(default_factory=dict)
-    #: Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG
-    #: and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns.
-    incompatible: tuple[tuple[str, ...], ...] = ()
-    #: Range of chip revisions (major*100+minor) this table is for; None: the default table.
-    revisions: tuple[int, int] | None = None
-    #: set_flash_voltage's fields; None: the chip has no flash voltage regulator eFuses
+    """revision-specific table name; empty for the chip's default table"""
+    host_timing: bool = True
+    """whether the host writes timing registers at all"""
+    forbidden_purposes: Mapping[str, tuple[Name, ...]] = field(default_factory=dict)
+    """KEY_PURPOSE field -> purposes (or name prefixes) a silicon erratum forbids there"""
+    incompatible: tuple[Annotated[tuple[Name, ...], Field(min_length=2)], ...] = ()
+    """Groups of fields that must never all be set (ESP32-S3: a ROM bug makes DIS_USB_JTAG and DIS_USB_SERIAL_JTAG together fatal); espefuse refuses such burns."""
+    secret_blocks: tuple[Name, ...] = ()
+    """Blocks that hold keys whatever a plan says, with no KEY_PURPOSE field to tell (ESP32: the flash-encryption and secure-boot key blocks); records and logs never show them."""
+    revisions: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] | None = None
+    """Range of chip revisions (major*100+minor, inclusive) this table is for; None: the chip's default table."""
     flash_voltage: FlashVoltage | None = None
+    """set_flash_voltage's fields; null: the chip has no flash voltage regulator eFuses"""
     custom_mac: CustomMac = field(default_factory=CustomMac)
-    #: chips without key purposes: key block names that say what a key is for (else empty)
+    """fields burn_custom_mac burns beside CUSTOM_MAC"""
     key_block_names: Mapping[str, NamedKeyBlock] = field(default_factory=dict)
+    """chips without key purposes: key block names that say what a key is for"""
     digest_block: DigestBlock | None = None
-    _by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
-    _blocks_by_name: dict[str, BlockDef] = field(default_factory=dict, compare=False, repr=False)
-    _fields_by_block: dict[int, tuple[FieldDef, ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    """chips without key purposes: where a secure boot digest goes"""
 
     def __post_init__(self) -> None:
+        if self.link.name != self.name:
+            object.__setattr__(self, "link", dataclasses.replace(self.link, name=self.name))
+
+    # Look-up tables, not facts: computed once, outside eq, repr and the schema.
+    @functools.cached_property
+    def _by_name(self) -> dict[str, FieldDef]:
+        out: dict[str, FieldDef] = {}
         for f in self.fields:
             for n in f.names:
-                self._by_name.setdefault(n, f)
+                out.setdefault(n, f)
+        return out
+
+    @functools.cached_property
+    def _blocks_by_name(self) -> dict[str, BlockDef]:
+        out: dict[str, BlockDef] = {}
         for b in self.blocks:
             for n in b.names:
-                self._blocks_by_name.setdefault(n, b)
-            self._fields_by_block[b.id] = tuple(f for f in self.fields if f.block == b.id)
+                out.setdefault(n, b)
+        return out
+
+    @functools.cached_property
+    def _fields_by_block(self) -> dict[int, tuple[FieldDef, ...]]:
+        out: dict[int, list[FieldDef]] = {b.id: [] for b in self.blocks}
+        for f in self.fields:
+            out.setdefault(f.block, []).append(f)
+        return {k: tuple(v) for k, v in out.items()}
+
+    # -- the revision rule, by the names the rest of fusebook uses ----------------------
+    @property
+    def revision_major(self) -> tuple[RevisionPart, ...]:
+        return self.revision_rule.major
+
+    @property
+    def revision_minor(self) -> tuple[RevisionPart, ...]:
+        return self.revision_rule.minor
+
+    @property
+    def revision_zero_if(self) -> Mapping[str, int]:
+        return self.revision_rule.zero_if
+
+    @property
+    def revision_registers(self) -> tuple[RevisionRegister, ...]:
+        return self.revision_rule.registers
+
+    @property
+    def revision_major_map(self) -> Mapping[int, int]:
+        return self.revision_rule.major_map
 
     # -- look-ups -------------------------------------------------------------------
     def has_field(self, name: str) -> bool:

@@ -1,22 +1,17 @@
-"""Which Secure Boot V2 signature schemes a chip verifies, read from `schemes.yaml`.
+"""Which Secure Boot V2 signature schemes a chip verifies, from its chip data.
 
-The facts are data (ESP-IDF's SoC capabilities and errata, with sources in the file), so a
-new chip or an erratum is a data change. A digest of a key the chip cannot verify would be
-burned for nothing and cannot be taken back, so the check runs before any plan is made.
+The facts are data (the `secure_boot:` section of `chips/data/<chip>.yaml`: ESP-IDF's SoC
+capabilities and errata, sources in docs/keys.md), so a new chip or an erratum is a data
+change. A digest of a key the chip cannot verify would be burned for nothing and cannot be
+taken back, so the check runs before any plan is made.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from ruamel.yaml import YAML
-
+from fusebook.chips.loader import chip_names, load_chip
 from fusebook.errors import InputError, SourceLocation, did_you_mean
-
-SCHEMES_FILE = Path(__file__).resolve().parent / "schemes.yaml"
 
 #: Every scheme fusebook (like espsecure) can digest, with the words the docs use for it.
 SCHEME_NAMES = {
@@ -40,35 +35,21 @@ class SchemeSupport:
         return self.caveats.get(scheme) or self.caveats.get("*")
 
 
-@functools.cache
-def _table() -> dict[str, Any]:
-    data = YAML(typ="safe").load(SCHEMES_FILE.read_text())
-    if not isinstance(data, dict) or not isinstance(data.get("schemes"), dict):
-        raise ValueError(f"{SCHEMES_FILE}: expected a `schemes:` mapping")
-    for chip, schemes in data["schemes"].items():
-        unknown = set(schemes or ()) - set(SCHEME_NAMES)
-        if unknown:
-            raise ValueError(f"{SCHEMES_FILE}: {chip}: unknown schemes {sorted(unknown)}")
-    return data
-
-
 def known_chips() -> tuple[str, ...]:
-    """The chips `schemes.yaml` has an entry for."""
-    return tuple(_table()["schemes"])
+    """The chips with Secure Boot V2 facts (every chip fusebook knows)."""
+    return chip_names()
 
 
 def scheme_support(chip: str, *, location: SourceLocation | None = None) -> SchemeSupport:
-    """The Secure Boot V2 schemes `chip` verifies (InputError for a chip not in the table)."""
-    table = _table()
-    if chip not in table["schemes"]:
+    """The Secure Boot V2 schemes `chip` verifies (InputError for a chip fusebook does not know)."""
+    if chip not in chip_names():
         raise InputError(
             f"no Secure Boot V2 facts for chip {chip!r}",
             location=location,
-            hint=did_you_mean(chip, list(table["schemes"])),
+            hint=did_you_mean(chip, list(chip_names())),
         )
-    schemes = table["schemes"][chip]
-    caveats = dict((table.get("caveats") or {}).get(chip) or {})
-    return SchemeSupport(chip, None if schemes is None else tuple(schemes), caveats)
+    facts = load_chip(chip).secure_boot
+    return SchemeSupport(chip, facts.schemes, dict(facts.caveats))
 
 
 def check_scheme(chip: str, scheme: str, *, location: SourceLocation | None = None) -> str | None:

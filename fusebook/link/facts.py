@@ -1,49 +1,41 @@
-"""Per-chip facts of the ROM link (link/chips.yaml) as typed, frozen values.
+"""The ROM link's facts: each chip's (its chip data's `link:` section) and the shared ones.
 
-Kept apart from the eFuse chip data (chips/data/) because they describe the ROM loader
-and the clocks around it, not eFuses: how a chip names itself on the wire, where its
-UART clock divider is, which crystal it runs from.
+A chip's link facts describe the ROM loader and the clocks around it, not eFuses: how the
+chip names itself on the wire, where its UART clock divider is, which crystal it runs from.
+They live in the chip's data file with its eFuse facts (one home per chip). What is the
+same for every chip (where the magic value is read, chips no version supports, the
+GET_SECURITY_INFO flags) is in `link/rom.yaml`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+from fusebook.chips.loader import chip_names, load_chip
+from fusebook.chips.models import BaudFix, ChipLinkFacts
 
-DATA_FILE = Path(__file__).resolve().parent / "chips.yaml"
+__all__ = ["BaudFix", "ChipLinkFacts", "LinkFacts", "link_facts"]
 
-
-@dataclass(frozen=True)
-class BaudFix:
-    """How a chip's ROM mis-derives its UART clock, so CHANGE_BAUDRATE must be scaled."""
-
-    kind: str  # esp32_rom_calibration | assumed_crystal | rom_expected_crystal
-    params: Mapping[str, int] = field(default_factory=dict)
+DATA_FILE = Path(__file__).resolve().parent / "rom.yaml"
 
 
-@dataclass(frozen=True)
-class ChipLinkFacts:
-    name: str  # fusebook's chip name: esp32c3
-    chip_name: str  # as the ROM and espefuse print it: ESP32-C3
-    chip_id: int | None
-    magic: int | None
-    security_info: str  # none | short | long
-    uart_date_reg: int
-    uart_clkdiv_reg: int
-    xtal_clk_divider: int
-    crystal_mhz: int | None
-    virtual_crystal_mhz: int
-    baud_fix: BaudFix | None
-    usb_serial_jtag: bool
-    download_disable_field: str | None
-    secure_download_field: str | None
-    lockout_on_read: bool
-    watchdogs: Mapping[str, int] | None = None
+class _Chips(Mapping[str, ChipLinkFacts]):
+    """Every chip's link facts by fusebook name, each chip's data loaded when first asked."""
+
+    def __getitem__(self, name: str) -> ChipLinkFacts:
+        if name not in chip_names():
+            raise KeyError(name)
+        return load_chip(name).link
+
+    def __iter__(self) -> Any:
+        return iter(chip_names())
+
+    def __len__(self) -> int:
+        return len(chip_names())
 
 
 @dataclass(frozen=True)
@@ -66,6 +58,11 @@ class LinkFacts:
                 return c
         return None
 
+    def by_security_info(self, form: str) -> ChipLinkFacts | None:
+        """The one chip whose ROM answers GET_SECURITY_INFO in `form` (None: none or several)."""
+        found = [c for c in self.chips.values() if c.security_info == form]
+        return found[0] if len(found) == 1 else None
+
     def by_magic(self, value: int) -> ChipLinkFacts | None:
         for c in self.chips.values():
             if c.magic is not None and c.magic == value:
@@ -77,45 +74,17 @@ def _int(v: Any) -> int:
     return int(v, 0) if isinstance(v, str) else int(v)
 
 
-def _opt(v: Any) -> int | None:
-    return None if v is None else _int(v)
-
-
 @functools.cache
 def link_facts() -> LinkFacts:
-    """The link facts of every chip (read once)."""
+    """The link facts (the shared ones read once; a chip's with its chip data)."""
+    from ruamel.yaml import YAML
+
     raw = YAML(typ="safe").load(DATA_FILE.read_text())
-    chips: dict[str, ChipLinkFacts] = {}
-    for name, c in raw["chips"].items():
-        fix = c.get("baud_fix")
-        baud_fix = (
-            BaudFix(fix["kind"], {k: _int(v) for k, v in fix.items() if k != "kind"})
-            if fix
-            else None
-        )
-        chips[name] = ChipLinkFacts(
-            name=name,
-            chip_name=c["chip_name"],
-            chip_id=_opt(c.get("chip_id")),
-            magic=_opt(c.get("magic")),
-            security_info=c["security_info"],
-            uart_date_reg=_int(c["uart_date_reg"]),
-            uart_clkdiv_reg=_int(c["uart_clkdiv_reg"]),
-            xtal_clk_divider=_int(c["xtal_clk_divider"]),
-            crystal_mhz=_opt(c.get("crystal_mhz")),
-            virtual_crystal_mhz=_int(c["virtual_crystal_mhz"]),
-            baud_fix=baud_fix,
-            usb_serial_jtag=bool(c["usb_serial_jtag"]),
-            download_disable_field=c.get("download_disable_field"),
-            secure_download_field=c.get("secure_download_field"),
-            lockout_on_read=bool(c["lockout_on_read"]),
-            watchdogs={k: _int(v) for k, v in c["watchdogs"].items()} if c.get("watchdogs") else None,
-        )
     unsupported = raw.get("unsupported", {})
     return LinkFacts(
         detect_magic_reg=_int(raw["detect_magic_reg"]),
         uart_clkdiv_mask=_int(raw["uart_clkdiv_mask"]),
-        chips=chips,
+        chips=_Chips(),
         unsupported_chip_ids={_int(k): v for k, v in unsupported.get("chip_ids", {}).items()},
         unsupported_magic={_int(k): v for k, v in unsupported.get("magic", {}).items()},
         security_info_fields={

@@ -326,8 +326,12 @@ class RomLink:
                     hint="supported: " + ", ".join(c.chip_name for c in facts.chips.values()),
                 )
         elif secure:
-            # Only the ESP32-S2 has a secure download mode without a chip id.
-            chip = facts.chip("esp32s2")
+            # A secure download mode without a chip id: the chip whose ROM answers the short
+            # security info (the ESP32-S2), as its magic register cannot be read there.
+            chip = facts.by_security_info("short")
+            if chip is None:
+                raise LinkError(f"the chip on {self.url} is in secure download mode and names no chip",
+                                hint="no chip fusebook knows answers so: check the port")
         else:
             magic = self.read(facts.detect_magic_reg)
             chip = facts.by_magic(magic)

@@ -10,10 +10,12 @@ vars, overridden by the include step's `vars:`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusebook.errors import SourceLocation
-from fusebook.recipe.yamlfile import NodePath, SourceMap
+
+if TYPE_CHECKING:  # the YAML parser is imported when a recipe is read, not before
+    from fusebook.recipe.yamlfile import NodePath, SourceMap
 
 
 @dataclass(frozen=True, eq=False)

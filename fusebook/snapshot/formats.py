@@ -270,9 +270,9 @@ def secret_bits(image: EfuseImage, *, planned: Mapping[int, int] | None = None,
             if all(any(img.raw(n) for img in images) for n in kp.sets if chip.has_field(n)):
                 target = chip.field(kp.target)
                 out[target.block] = out.get(target.block, 0) | target.mask
-    if chip.family == "esp32":
-        for b in chip.blocks[1:3]:  # flash encryption and secure boot keys
-            out[b.id] = _full(chip, b.id)
+    for name in chip.secret_blocks:  # key blocks with no KEY_PURPOSE field to tell
+        b = chip.block(name)
+        out[b.id] = _full(chip, b.id)
     for block, mask in public.items():
         if block in out:
             out[block] &= ~mask

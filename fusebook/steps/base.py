@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -30,8 +30,10 @@ from fusebook.errors import FusebookError, InputError, SourceLocation
 from fusebook.plan.requests import Operation, PlanContext, located, step_error
 from fusebook.recipe.sources import StepSource
 from fusebook.recipe.types import Expression, StrictModel, Text, is_template
-from fusebook.recipe.yamlfile import NodePath
 from fusebook.secret import Secret
+
+if TYPE_CHECKING:
+    from fusebook.recipe.yamlfile import NodePath
 
 
 # -- the step as written -------------------------------------------------------------------

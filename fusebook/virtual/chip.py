@@ -57,15 +57,10 @@ class VirtualChip:
                 self.fresh = False
         self.identity = {r.register: 0 for r in chip.revision_registers}
         self.identity.update(identity or {})
-        regs = chip.registers
-        if chip.family == "esp32":
-            self._cmd = regs["EFUSE_REG_CMD"]
-            self._pgm_cmd = chip.constants["EFUSE_CMD_WRITE"]
-            self._read_cmd = chip.constants["EFUSE_CMD_READ"]
-        else:
-            self._cmd = regs["EFUSE_CMD_REG"]
-            self._pgm_cmd = chip.constants["EFUSE_PGM_CMD"]
-            self._read_cmd = chip.constants["EFUSE_READ_CMD"]
+        commands = chip.commands
+        self._cmd = chip.registers[commands.register]
+        self._pgm_cmd = chip.constants[commands.program]
+        self._read_cmd = chip.constants[commands.read]
 
     # -- the register bus ----------------------------------------------------------
     def owns(self, addr: int) -> bool:
@@ -164,14 +159,12 @@ class VirtualChip:
 
     # -- the controller ------------------------------------------------------------
     def _command(self, value: int) -> None:
-        if self.chip.family == "esp32":
+        shift = self.chip.commands.block_shift
+        if shift is None:  # one program command burns every block's write registers
             if value == self._pgm_cmd:
-                self._program_esp32()
-            self._poke(self._cmd, 0)
-            self.save()
-            return
-        if value & self._pgm_cmd:
-            self._program_block((value >> 2) & 0xF)
+                self._program_all()
+        elif value & self._pgm_cmd:
+            self._program_block((value >> shift) & 0xF)
         self._poke(self._cmd, 0)
         self.save()
 
@@ -202,8 +195,8 @@ class VirtualChip:
             self._poke(pgm + 4 * i, 0)
         self._hide_read_protected()
 
-    def _program_esp32(self) -> None:
-        """ESP32 controller: one program command burns every block's WDATA registers."""
+    def _program_all(self) -> None:
+        """The ESP32's controller: one program command burns every block's WDATA registers."""
         image = self._image_now()
         self.programs += 1
         failing = self.fail_next_programs > 0

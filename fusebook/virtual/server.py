@@ -148,7 +148,7 @@ class RomResponder:
     def __init__(self, bus: ServedBus, chip: ChipDef) -> None:
         self.bus = bus
         self.chip = chip
-        self.facts: ChipLinkFacts = link_facts().chip(chip.name)
+        self.facts: ChipLinkFacts = chip.link
         self.baud = ROM_BAUD
         self.secure_download = False
         self.silent = False
@@ -160,14 +160,9 @@ class RomResponder:
             {b.read_addr + 4 * i for b in chip.blocks for i in range(b.words)}
             | {regs[name] for name in chip.error_registers}
         )
-        if chip.family == "esp32":
-            self._cmd_reg = regs["EFUSE_REG_CMD"]
-            self._read_cmd = chip.constants["EFUSE_CMD_READ"]
-            self._pgm_cmd = chip.constants["EFUSE_CMD_WRITE"]
-        else:
-            self._cmd_reg = regs["EFUSE_CMD_REG"]
-            self._read_cmd = chip.constants["EFUSE_READ_CMD"]
-            self._pgm_cmd = chip.constants["EFUSE_PGM_CMD"]
+        self._cmd_reg = regs[chip.commands.register]
+        self._read_cmd = chip.constants[chip.commands.read]
+        self._pgm_cmd = chip.constants[chip.commands.program]
 
     # -- chip state --------------------------------------------------------------------
     def boot(self) -> None:
@@ -231,7 +226,7 @@ class RomResponder:
             time.sleep(min(entry.delay_us / 1e6, MAX_ENTRY_DELAY_S))
 
     def _after_command(self, value: int) -> None:
-        if self.chip.family == "esp32":
+        if self.chip.commands.block_shift is None:  # the command register holds the command alone
             program = value == self._pgm_cmd
         else:
             program = bool(value & self._pgm_cmd)

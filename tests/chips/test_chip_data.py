@@ -1,4 +1,4 @@
-"""Chip data files against their schema and against espefuse/esptool, fact by fact.
+"""Chip data files against their model, schema and compiled form, and against espefuse/esptool.
 
 The data is generated from espefuse's tables; these tests re-derive what espefuse and
 esptool do at run time (timing writes, error-register layouts, revision numbers, key
@@ -12,15 +12,17 @@ import importlib
 import io
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
+from pydantic import ValidationError
 
-from fusebook.chips.loader import DATA_DIR, chip_names, load_chip
+from fusebook.chips import compile, loader
+from fusebook.chips.loader import chip_names, load_chip
 from fusebook.chips.models import ChipDef
 from tests.differential.espefuse_tables import memoised_tables
 
@@ -30,8 +32,8 @@ def _fast_espefuse_tables() -> Iterator[None]:
     yield from memoised_tables()
 
 
-SCHEMA = json.loads((DATA_DIR.parent / "chip.schema.json").read_text())
-DATA_FILES = sorted(DATA_DIR.glob("*.yaml"))
+SCHEMA = json.loads(compile.SCHEMA_FILE.read_text())
+STEMS = compile.stems()
 CHIPS = chip_names()
 
 
@@ -49,37 +51,100 @@ def _espefuse(chip: str, revision: int = 0, efuse_file: Path | None = None) -> A
                              virt_efuse_file=str(efuse_file) if efuse_file else None).efuses
 
 
-# -- schema ----------------------------------------------------------------------------
-@pytest.mark.parametrize("path", DATA_FILES, ids=[p.stem for p in DATA_FILES])
-def test_data_file_matches_schema(path: Path) -> None:
-    data = YAML(typ="safe").load(path.read_text())
-    jsonschema.validate(data, SCHEMA, cls=jsonschema.Draft202012Validator)
+# -- the model, its schema and the compiled tables -------------------------------------
+@pytest.mark.parametrize("stem", STEMS)
+def test_data_file_matches_the_generated_schema(stem: str) -> None:
+    jsonschema.validate(compile.source(stem), SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
-def test_schema_rejects_a_misspelt_key() -> None:
-    data = YAML(typ="safe").load((DATA_DIR / "esp32c3.yaml").read_text())
+def test_the_checked_in_schema_is_what_the_model_gives() -> None:
+    assert compile.SCHEMA_FILE.read_text() == compile.schema_text(), "run `make chipdata`"
+
+
+def test_a_misspelt_key_is_refused_by_the_model_and_the_schema() -> None:
+    data = compile.source("esp32c3")
     data["fields"][0]["wr_dsi"] = 3
+    with pytest.raises(ValidationError, match="wr_dsi"):
+        compile.validate(data)
     with pytest.raises(jsonschema.ValidationError, match="wr_dsi"):
         jsonschema.validate(data, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
-@pytest.mark.parametrize("chip", CHIPS)
-def test_every_chip_loads_with_consistent_fields(chip: str) -> None:
-    c = load_chip(chip)
+def test_a_wrong_type_is_refused_with_where_it_is() -> None:
+    data = compile.source("esp32c3")
+    data["blocks"][2]["coding"] = "hamming"
+    with pytest.raises(ValidationError, match=r"blocks\.2\.coding"):
+        compile.validate(data)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_compiled_table_is_current(stem: str) -> None:
+    path = compile.COMPILED_DIR / f"{stem}.json"
+    assert path.read_text() == compile.compiled_text(stem), "run `make chipdata`"
+
+
+def test_no_compiled_table_without_its_data_file() -> None:
+    assert sorted(p.stem for p in compile.COMPILED_DIR.glob("*.json")) == list(STEMS)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_compiled_table_revives_as_the_validated_model(stem: str) -> None:
+    validated = compile.validate(compile.source(stem))
+    revived = compile.revive(json.loads((compile.COMPILED_DIR / f"{stem}.json").read_text())["chip"])
+    assert revived == validated
+    assert revived.link == validated.link and revived.timing == validated.timing
+    assert all(type(f.parts) is tuple and type(f.aliases) is tuple for f in revived.fields)
+
+
+def test_a_stale_compiled_table_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = json.loads((compile.COMPILED_DIR / "esp32c3.json").read_text())
+    stale["source_sha256"] = "0" * 64
+    stale["chip"]["description"] = "a table compiled from other data"
+    (tmp_path / "esp32c3.json").write_text(json.dumps(stale))
+    monkeypatch.setattr(loader, "COMPILED_DIR", tmp_path)
+    assert loader._build.__wrapped__("esp32c3").description == "ESP32-C3"
+    stale["source_sha256"] = compile.source_digest("esp32c3")
+    (tmp_path / "esp32c3.json").write_text(json.dumps(stale))
+    assert loader._build.__wrapped__("esp32c3").description == "a table compiled from other data"
+
+
+def test_a_revision_table_takes_the_chip_sections_from_its_chip() -> None:
+    v3 = load_chip("esp32p4", 300)
+    assert v3.variant == "esp32p4_v3.0"
+    assert v3.link == load_chip("esp32p4").link and v3.secure_boot == load_chip("esp32p4").secure_boot
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_table_cross_checks(stem: str) -> None:
+    """Every name a table uses is defined in it: fields, blocks, registers, constants."""
+    c = compile.validate(compile.source(stem))
+    regs, consts = set(c.registers), set(c.constants)
+    assert [b.id for b in c.blocks] == list(range(len(c.blocks)))
+    assert c.constants.get("EFUSE_MEM_SIZE", c.mem_size) == c.mem_size
     for f in c.fields:
-        assert f.mask >> (32 * c.blocks[f.block].words) == 0, f"{f.name} leaves its block"
-        if f.parts:
-            assert sum(p.bits for p in f.parts) == f.bits
-    for b in c.blocks:
-        if b.key_purpose_field:
-            assert c.field(b.key_purpose_field).klass == "keypurpose"
-    for name in c.postponed:
-        assert c.field(name).block == 0
-    for kp in c.key_purposes:
-        if kp.target:
-            assert c.has_field(kp.target)
-        for n in kp.sets:
-            assert c.has_field(n)
+        assert f.block < len(c.blocks), f.name
+    for name in (*c.error_registers, *c.block0_error_registers, *(r.register for r in c.revision_registers),
+                 *(u.register for steps in c.timing.values() for u in steps)):
+        assert name in regs, name
+    for e in c.block_errors:
+        assert {n for n in (e.fail_register, e.count_register) if n} <= regs
+    assert len(c.block_errors) <= len(c.blocks)
+    assert c.commands.register in regs and {c.commands.program, c.commands.read} <= consts
+    assert (c.commands.block_shift is None) == (c.family == "esp32")
+    for name in c.secret_blocks:
+        assert c.has_block(name) and not c.block(name).key_purpose_field
+    for name in (*c.postponed, *(g for group in c.incompatible for g in group),
+                 *(p.field for p in (*c.revision_major, *c.revision_minor)), *c.revision_zero_if):
+        assert c.has_field(name), name
+    for purpose_field in c.forbidden_purposes:
+        assert c.field(purpose_field).klass == "keypurpose"
+    link = c.link
+    assert link.name == c.name and link.chip_name == c.rom.chip_name == c.description
+    assert (link.chip_id is None) != (link.magic is None)
+    for name in (link.download_disable_field, link.secure_download_field):
+        assert name is None or c.has_field(name), name
+    assert c.secure_boot.schemes is None or len(set(c.secure_boot.schemes)) == len(c.secure_boot.schemes)
+    assert set(c.secure_boot.caveats) <= {*(c.secure_boot.schemes or ()), "*"}
 
 
 # -- controller facts against espefuse -------------------------------------------------
@@ -265,3 +330,13 @@ def test_step_facts_are_where_espefuse_has_the_command(chip: str) -> None:
                                              c.flash_voltage.tieh))
     extras = [n for n in (c.custom_mac.used, c.custom_mac.version) if n is not None]
     assert extras == [n for n in ("CUSTOM_MAC_USED", "MAC_VERSION") if f'"{n}"' in ops]
+
+
+def test_only_the_controller_dispatch_branches_on_the_family() -> None:
+    """Chip facts are data: only drivers/controller.py picks code by family."""
+    package = Path(compile.__file__).resolve().parents[1]
+    branching = sorted(
+        str(p.relative_to(package)) for p in package.rglob("*.py")
+        if re.search(r"\.family\s*[!=]=", p.read_text())
+    )
+    assert branching == ["drivers/controller.py"]

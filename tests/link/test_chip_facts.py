@@ -1,4 +1,4 @@
-"""Every number in link/chips.yaml, checked against esptool's chip classes."""
+"""Every link fact (chip data `link:` sections, link/rom.yaml), checked against esptool's chip classes."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_chip_facts_match_esptool(name: str) -> None:
     ours = FACTS.chip(name)
     cls = CHIP_DEFS[name]
     assert ours.chip_name == cls.CHIP_NAME
-    assert ours.chip_name == load_chip(name).rom["chip_name"]
+    assert ours.chip_name == load_chip(name).rom.chip_name
     if cls.USES_MAGIC_VALUE:
         assert ours.magic == cls.MAGIC_VALUE
         assert ours.chip_id is None
