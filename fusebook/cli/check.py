@@ -174,7 +174,7 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
 
     out.emit(body, text)
     if failures:
-        return max(f["exit_code"] for f in failures)
+        return int(max(f["exit_code"] for f in failures))
     return 3 if duplicates else 0
 
 

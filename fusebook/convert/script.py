@@ -41,6 +41,7 @@ from fusebook.convert.values import (
     paren,
     reads_chip,
     split_words,
+    template_of,
 )
 from fusebook.files import read_text_bounded
 
@@ -163,7 +164,7 @@ class Translator(ExpressionReader):
         if isinstance(value, Known) and isinstance(value.value, str):
             return value.value.replace("{{", "{ {").replace("{%", "{ %")  # literal text, not a template
         if isinstance(value, Sym | Text) and not reads_chip(value):
-            return str(S.template_of(value))
+            return str(template_of(value))
         return None
 
     def check(self, cond: Value, message: str | None, node: ast.AST) -> None:

@@ -32,7 +32,7 @@ def _plain(value: Any) -> Any:
 
 def _steps(conv: Converted) -> CommentedSeq:
     """The steps, each under a comment naming the script line it comes from."""
-    seq = _plain(conv.steps)
+    seq: CommentedSeq = _plain(conv.steps)
     seq.fa.set_block_style()
     for i, line in enumerate(conv.step_lines):
         seq.yaml_set_comment_before_after_key(i, before=f"{conv.source.name}:{line}", indent=2)

@@ -79,7 +79,7 @@ def close_port(port: serial.SerialBase) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             sock.close()
-        port._socket = None  # type: ignore[attr-defined]
+        port._socket = None
         port.is_open = False
     port.close()
 
@@ -99,7 +99,7 @@ def read_available(port: serial.SerialBase, wait_s: float) -> bytes:
     if not select.select([sock], [], [], wait_s)[0]:
         return b""
     try:
-        data = sock.recv(1 << 16)
+        data = bytes(sock.recv(1 << 16))
     except BlockingIOError:
         return b""
     except OSError as e:

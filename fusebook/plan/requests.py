@@ -17,7 +17,7 @@ from typing import Any
 
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef
 from fusebook.efuse.image import CODING_34, CODING_REPEAT, EfuseImage
-from fusebook.errors import InputError, PlanError, SourceLocation
+from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation
 from fusebook.plan.model import Origin, PlanWarning
 
 
@@ -64,7 +64,8 @@ class StepRequests:
 KeyAsk = tuple[str, bytes, bool, bool]
 
 
-def step_error(op: Operation, message: str, hint: str | None = None, cls: type = InputError) -> Exception:
+def step_error(op: Operation, message: str, hint: str | None = None,
+               cls: type[FusebookError] = InputError) -> FusebookError:
     """An error of step `op`, named and located as the step."""
     return cls(f"{op.origin.step}: {message}", location=op.location, hint=hint)
 

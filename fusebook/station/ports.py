@@ -84,7 +84,8 @@ def parse_auto(spec: str) -> tuple[UsbDevice, ...]:
 def _comports() -> Iterable[Any]:
     from serial.tools import list_ports
 
-    return list_ports.comports()
+    ports: list[Any] = list_ports.comports()
+    return ports
 
 
 def detect_ports(devices: Sequence[UsbDevice], comports: Callable[[], Iterable[Any]] = _comports) -> list[str]:
