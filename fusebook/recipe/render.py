@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Protocol, get_args, get_origin
 
 from pydantic import BaseModel
 
 from fusebook.errors import FusebookError, InputError, PlanError, SourceLocation, did_you_mean
 from fusebook.recipe.document import raise_all
 from fusebook.recipe.models import Assertion, Recipe
-from fusebook.recipe.sandbox import SANDBOX, CompiledString, compile_expression, compile_template
 from fusebook.recipe.sources import AssertionSource, Condition, Scope, StepSource
 from fusebook.recipe.types import (
     TEXT,
@@ -34,6 +33,9 @@ from fusebook.recipe.types import (
 from fusebook.recipe.yamlfile import NodePath, SourceMap
 from fusebook.secret import SecretValue
 from fusebook.steps.base import StepBase
+
+if TYPE_CHECKING:  # the sandbox (jinja2) is imported when a recipe has a template or expression
+    from fusebook.recipe.sandbox import CompiledString
 
 
 # -- what the caller provides --------------------------------------------------------------
@@ -267,11 +269,11 @@ class CompiledRecipe:
             if step.name is not None:
                 yield from walk(step.name)
             for c in step.conditions:
-                if isinstance(c.test, CompiledString):
+                if not isinstance(c.test, bool):
                     yield c.test
             yield from scope_strings(step.scope)
         for a in (*self.require, *self.ensure):
-            if isinstance(a.that, CompiledString):
+            if not isinstance(a.that, bool):
                 yield a.that
             if a.message is not None:
                 yield from walk(a.message)
@@ -287,6 +289,8 @@ class _TemplateCompiler:
         self.scopes: dict[int, _Scope] = {}
 
     def template(self, text: str, loc: SourceLocation, check: Callable[[Any], Any] | None) -> _Node:
+        from fusebook.recipe.sandbox import compile_template
+
         try:
             return _Template(compile_template(text, loc), check)
         except InputError as e:
@@ -296,6 +300,8 @@ class _TemplateCompiler:
     def expression(self, test: str | bool, loc: SourceLocation) -> CompiledString | bool:
         if isinstance(test, bool):
             return test
+        from fusebook.recipe.sandbox import compile_expression
+
         try:
             return compile_expression(test, loc)
         except InputError as e:
@@ -484,22 +490,32 @@ class _Run:
 
     def __init__(self, ctx: RenderContext) -> None:
         self.ctx = ctx
+        self.base: dict[str, Any] | None = None  # built when a template first asks for a name
+        self.names_by_scope: dict[int, dict[str, Any]] = {}
+        self.values: dict[tuple[int, str], Any] = {}
+        self.evaluating: set[tuple[int, str]] = set()
+
+    def _base(self) -> dict[str, Any]:
+        """The sandbox's globals and the unit's names: only a recipe with templates needs them."""
+        if self.base is not None:
+            return self.base
+        from fusebook.recipe.sandbox import SANDBOX
+
+        ctx = self.ctx
         efuses = ctx.efuses
-        self.base: dict[str, Any] = dict(SANDBOX.globals)
+        self.base = dict(SANDBOX.globals)
         self.base.update(
             index=ctx.index, chip=ctx.chip, efuses=_EfusesView(efuses), inputs=ctx.inputs,
             readable=lambda name: _ask(efuses, efuses.readable, name),
             writeable=lambda name: _ask(efuses, efuses.writeable, name),
             meaning=lambda name: _ask(efuses, efuses.meaning, name),
         )
-        self.names_by_scope: dict[int, dict[str, Any]] = {}
-        self.values: dict[tuple[int, str], Any] = {}
-        self.evaluating: set[tuple[int, str]] = set()
+        return self.base
 
     def names(self, scope: _Scope) -> dict[str, Any]:
         names = self.names_by_scope.get(id(scope))
         if names is None:
-            names = dict(self.base)
+            names = dict(self._base())
             names["vars"] = _Vars(self, scope)
             self.names_by_scope[id(scope)] = names
         return names

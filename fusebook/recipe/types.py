@@ -376,7 +376,7 @@ def _model_check(model: type[BaseModel]) -> Callable[[Any], Any]:
 class StrictModel(BaseModel):
     """A part of a recipe: frozen, and no key it does not name."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 Int = Annotated[int | str, INT]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import NoReturn
-
-import jinja2
+from typing import TYPE_CHECKING, NoReturn
 
 from fusebook.chips.models import ChipDef
 from fusebook.errors import InputError
+
+if TYPE_CHECKING:  # jinja2 is imported when a starter is rendered: `--help` and the parser only need KINDS
+    import jinja2
 
 #: The kinds, in the order `fusebook new --help` lists them; each is `<kind>.yaml.j2` here.
 KINDS = ("production", "flash-encryption", "secure-boot-v2", "jtag-lockdown", "hmac")
@@ -105,6 +106,8 @@ class ChipFacts:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(_source), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False,

@@ -62,7 +62,7 @@ class StepBase(StrictModel):
     snake-case step (see `fusebook.recipe.models.STEP_ALIASES`).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_kebab_in_schema)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, json_schema_extra=_kebab_in_schema)
     kind: ClassVar[str] = ""
 
     @model_validator(mode="before")
