@@ -165,8 +165,15 @@ def test_as_read_zeroes_the_esp32_block0_fields_its_rd_dis_bit_3_hides() -> None
 def test_with_blocks_keeps_the_error_registers_and_identity() -> None:
     errors = dict.fromkeys(C3.error_registers, 0)
     errors[C3.error_registers[0]] = 5
-    image = EfuseImage(C3, tuple(0 for _ in C3.blocks), errors)
+    image = EfuseImage(C3, tuple(0 for _ in C3.blocks), errors, {"APB_CTL_DATE": 0x1234})
     changed = image.with_blocks(tuple(1 for _ in C3.blocks))
+    assert changed.identity == {"APB_CTL_DATE": 0x1234}
     assert changed.errors == image.errors and changed.errors[C3.error_registers[0]] == 5
     assert changed.identity == image.identity
     assert changed.blocks == tuple(1 for _ in C3.blocks)
+
+
+def test_an_esp32_block_under_repeat_coding_holds_16_data_bytes() -> None:
+    blank = EfuseImage.blank(ESP32)
+    assert [_with(blank, "CODING_SCHEME", scheme).data_bytes(3) for scheme in (0, 1, 2, 3)] == [32, 24, 16, 32]
+    assert _with(blank, "CODING_SCHEME", 2).data_bytes(0) == ESP32.blocks[0].words * 4
