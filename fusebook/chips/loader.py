@@ -61,10 +61,13 @@ def load_chip(name: str, revision: int | None = None) -> ChipDef:
 
 @functools.cache
 def _build(stem: str) -> ChipDef:
-    """Table `stem` from its compiled form, or from its YAML when that changed since."""
+    """Table `stem` from its compiled form, or from its YAML when that changed since or the
+    compiled file cannot be read (a truncated or damaged file): the YAML is the truth."""
     path = COMPILED_DIR / f"{stem}.json"
-    if path.exists():
+    try:
         compiled = json.loads(path.read_bytes())
         if compiled.get("source_sha256") == source_digest(stem):
             return revive(compiled["chip"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
     return validate(source(stem))

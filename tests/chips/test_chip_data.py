@@ -108,6 +108,22 @@ def test_a_stale_compiled_table_is_not_used(tmp_path: Path, monkeypatch: pytest.
     assert loader._build.__wrapped__("esp32c3").description == "a table compiled from other data"
 
 
+@pytest.mark.parametrize("damage", [b"", b'{"source_sha256": ', b"[1, 2]", b'{"chip": {}}', b"\xff\xfe"])
+def test_a_damaged_compiled_table_falls_back_to_the_yaml(damage: bytes, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "esp32c3.json").write_bytes(damage)
+    monkeypatch.setattr(loader, "COMPILED_DIR", tmp_path)
+    assert loader._build.__wrapped__("esp32c3") == compile.validate(compile.source("esp32c3"))
+
+
+def test_a_damaged_compiled_table_with_the_right_digest_falls_back_too(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "esp32c3.json").write_text(json.dumps(
+        {"source_sha256": compile.source_digest("esp32c3"), "chip": {"name": "esp32c3"}}))
+    monkeypatch.setattr(loader, "COMPILED_DIR", tmp_path)
+    assert loader._build.__wrapped__("esp32c3").description == "ESP32-C3"
+
+
 def test_a_revision_table_takes_the_chip_sections_from_its_chip() -> None:
     v3 = load_chip("esp32p4", 300)
     assert v3.variant == "esp32p4_v3.0"
