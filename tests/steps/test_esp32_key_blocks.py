@@ -1,0 +1,102 @@
+"""ESP32 has no key purposes: the name a key block is called by says what the key is for.
+
+`flash_encryption` and `secure_boot_v1` keys are burned byte-reversed and read-protected,
+other names in order; every key block is write-protected unless the step says not to.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import InputError, PlanError
+from fusebook.secret import Secret
+from tests.plan.helpers import plan
+
+ESP32 = load_chip("esp32")
+BLANK = EfuseImage.blank(ESP32)
+KEY = bytes(range(1, 33))
+HERE = "r.yaml:1:5"
+
+
+def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
+    f = ESP32.field(name)
+    blocks = list(image.blocks)
+    blocks[f.block] |= f.spread(raw)
+    return image.with_blocks(tuple(blocks))
+
+
+def _stored(words: tuple[int, ...], n: int = 8) -> bytes:
+    return b"".join(w.to_bytes(4, "little") for w in words[:n])
+
+
+def test_block0_is_not_a_key_block() -> None:
+    with pytest.raises(InputError) as caught:
+        plan(ESP32, BLANK, {"burn_key": {"block": "BLOCK0", "data": Secret(KEY)}})
+    e = caught.value
+    assert (e.message, e.hint, str(e.location)) == (
+        "burn_key: BLOCK0 is not a key block", "key blocks: BLOCK1, BLOCK2, BLOCK3", HERE)
+
+
+@pytest.mark.parametrize(("scheme", "size"), [(0, 32), (1, 24)])
+def test_a_key_must_fill_the_blocks_data_under_the_coding_scheme(scheme: int, size: int) -> None:
+    image = _with(BLANK, "CODING_SCHEME", scheme)
+    wrong = KEY[:24] if size == 32 else KEY
+    with pytest.raises(InputError) as caught:
+        plan(ESP32, image, {"burn_key": {"block": "BLOCK3", "data": Secret(wrong)}})
+    e = caught.value
+    assert e.message == f"burn_key: BLOCK3 takes a {size}-byte key, got {len(wrong)} bytes"
+    assert e.hint is not None and f"{size} bytes" in e.hint and str(e.location) == HERE
+    assert plan(ESP32, image, {"burn_key": {"block": "BLOCK3", "data": Secret(KEY[:size])}}).writes
+
+
+def test_a_flash_encryption_key_is_reversed_hidden_and_locked() -> None:
+    p = plan(ESP32, BLANK, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY)}})
+    fingerprint = Secret(KEY).fingerprint
+    assert [(c.field, c.detail, c.after) for c in p.changes] == [
+        ("BLOCK1", None, "key " + fingerprint), ("RD_DIS", "bit 0 (BLOCK1)", 1), ("WR_DIS", "bit 7 (BLOCK1)", 1)]
+    assert all(str(c.origin) == f"{HERE}: burn_key" for c in p.changes)
+    assert p.key_fingerprints == {"BLOCK1": fingerprint}
+    assert (p.writes[0].block, p.writes[0].secret, p.writes[0].fingerprint) == (1, True, fingerprint)
+    assert _stored(p.writes[0].words) == KEY[::-1]
+
+
+@pytest.mark.parametrize(("name", "block"), [("BLOCK3", 3), ("secure_boot_v2", 2)])
+def test_other_key_names_burn_in_order_write_protected_and_readable(name: str, block: int) -> None:
+    p = plan(ESP32, BLANK, {"burn_key": {"block": name, "data": Secret(KEY)}})
+    blk = ESP32.blocks[block]
+    assert [(c.field, c.detail) for c in p.changes] == [(blk.name, None), ("WR_DIS", f"bit {blk.wr_dis} ({blk.name})")]
+    assert _stored(p.writes[0].words) == KEY
+    assert p.after.blocks[block] == int.from_bytes(KEY, "little")
+
+
+def test_protections_follow_the_step_where_it_names_them() -> None:
+    p = plan(ESP32, BLANK, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY),
+                                         "read_protect": False, "write_protect": False}})
+    assert [c.field for c in p.changes] == ["BLOCK1"]
+    p = plan(ESP32, BLANK, {"burn_key": {"block": "BLOCK3", "data": Secret(KEY), "read_protect": True}})
+    assert ("RD_DIS", "bit 2 (BLOCK3)") in [(c.field, c.detail) for c in p.changes]
+
+
+def test_an_already_hidden_key_block_is_skipped_when_it_cannot_be_changed_anyway() -> None:
+    hidden = _with(_with(BLANK, "RD_DIS", 1 << 0), "WR_DIS", 1 << 7)
+    p = plan(ESP32, hidden, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY)}})
+    assert p.skipped == ("BLOCK1",) and p.writes == ()
+    assert [(w.message, str(w.origin)) for w in p.warnings] == [
+        ("BLOCK1 is already read-protected: skipped, content unverifiable", f"{HERE}: burn_key")]
+    readable_lock = _with(BLANK, "RD_DIS", 1 << 0)  # hidden but not write-protected
+    p = plan(ESP32, readable_lock, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY),
+                                                 "write_protect": False}})
+    assert p.skipped == ("BLOCK1",)
+    with pytest.raises(PlanError) as caught:
+        plan(ESP32, readable_lock, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY)}})
+    assert caught.value.message == "burn_key: BLOCK1 is read-protected; its content cannot be changed"
+
+
+def test_the_same_key_twice_is_one_request_and_another_key_a_conflict() -> None:
+    step = {"block": "BLOCK3", "data": Secret(KEY)}
+    assert [w.words for w in plan(ESP32, BLANK, {"burn_key": step}, {"burn_key": dict(step)}).writes] == \
+        [w.words for w in plan(ESP32, BLANK, {"burn_key": step}).writes]
+    with pytest.raises(PlanError, match="different key"):
+        plan(ESP32, BLANK, {"burn_key": step}, {"burn_key": {"block": "BLOCK3", "data": Secret(KEY[::-1])}})
