@@ -1,0 +1,94 @@
+"""What `validate` finds per step kind (names, protections, coding-scheme fit) and what
+set_flash_voltage refuses once the regulator's fields are burned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fusebook import api
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import InputError, PlanError
+from tests.plan.helpers import plan
+
+ESP32 = load_chip("esp32")
+S3 = load_chip("esp32s3")
+
+
+def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
+    f = image.chip.field(name)
+    blocks = list(image.blocks)
+    blocks[f.block] |= f.spread(raw)
+    return image.with_blocks(tuple(blocks))
+
+
+def _problems(tmp_path: Path, chip: str, steps: str, image: EfuseImage | None = None) -> list[tuple[str, str]]:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"fusebook: 1\nname: r\nchip: {chip}\nsteps:\n{steps}")
+    found = api.validate_recipe(recipe, image)
+    return [(type(p).__name__, f"{p.location.line}:{p.location.column} {p.message}") for p in found.problems]
+
+
+def test_a_protection_of_a_name_without_that_disable_bit_is_named_where_it_stands(tmp_path: Path) -> None:
+    c3 = load_chip("esp32c3")
+    no_rd = next(f.name for f in c3.fields if f.block == 0 and not f.rd_dis and f.wr_dis is not None)
+    assert _problems(tmp_path, "esp32c3", f"  - read_protect_efuse: [BLOCK_KEY0, {no_rd}]\n") == [
+        ("InputError", f"5:38 {no_rd} has no read-disable bit on esp32c3")]
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK0]\n") == [
+        ("InputError", "5:27 BLOCK0 has no write-disable bit on esp32c3")]
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK_KEY1, NO_SUCH]\n")[0][1].startswith(
+        "5:38 ")
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK_KEY1, '{{ vars.x }}']\n") == []
+
+
+def test_a_field_past_a_3_4_coded_blocks_data_is_refused_with_where_the_data_ends(tmp_path: Path) -> None:
+    coded = _with(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
+    found = _problems(tmp_path, "esp32", f"  - burn_efuse: {{BLOCK3: '{'ff' * 32}'}}\n", coded)
+    assert found == [("PlanError", "5:18 BLOCK3 (bits 0..255 of BLOCK3) does not fit this chip: "
+                                   "under its coding scheme BLOCK3 holds 192 data bits (0..191)")]
+    assert _problems(tmp_path, "esp32", f"  - burn_efuse: {{BLOCK3: '{'ff' * 32}'}}\n", EfuseImage.blank(ESP32)) == []
+    assert _problems(tmp_path, "esp32", "  - burn_efuse: {CUSTOM_MAC_CRC: 1}\n", coded) == []
+
+
+def test_a_value_that_cannot_fit_its_field_is_named_at_the_value(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - burn_efuse: {SOFT_DIS_JTAG: 9, DIS_USB_JTAG: 1}\n") == [
+        ("InputError", "5:33 9 does not fit SOFT_DIS_JTAG (3 bits)")]
+
+
+def test_the_regulator_cannot_be_turned_off_once_it_is_burned_on() -> None:
+    on = _with(EfuseImage.blank(S3), S3.flash_voltage.regulator, 1)  # type: ignore[union-attr]
+    with pytest.raises(PlanError) as caught:
+        plan(S3, on, {"set_flash_voltage": "OFF"})
+    assert caught.value.message == "set_flash_voltage: cannot turn the regulator OFF: VDD_SPI_XPD is already burned"
+    assert str(caught.value.location) == "r.yaml:1:5"
+    assert plan(S3, on, {"set_flash_voltage": "1.8V"}).writes
+
+
+def test_1_8v_cannot_be_set_once_3_3v_is_burned() -> None:
+    tieh = S3.flash_voltage.tieh  # type: ignore[union-attr]
+    at_3v3 = _with(EfuseImage.blank(S3), tieh, 1)
+    with pytest.raises(PlanError) as caught:
+        plan(S3, at_3v3, {"set_flash_voltage": "1.8V"})
+    assert caught.value.message == f"set_flash_voltage: cannot set 1.8V: {tieh} is already burned"
+    assert str(caught.value.location) == "r.yaml:1:5"
+    assert plan(S3, at_3v3, {"set_flash_voltage": "OFF"}).writes
+
+
+@pytest.mark.parametrize(("voltage", "burned"), [
+    ("OFF", {"force"}), ("1.8V", {"force", "regulator"}), ("3.3V", {"force", "regulator", "tieh"})])
+def test_each_voltage_burns_its_fields(voltage: str, burned: set[str]) -> None:
+    fv = S3.flash_voltage
+    assert fv is not None
+    names = {"force": fv.force, "regulator": fv.regulator, "tieh": fv.tieh}
+    p = plan(S3, EfuseImage.blank(S3), {"set_flash_voltage": voltage})
+    assert {c.field for c in p.changes} == {names[k] for k in burned}
+
+
+def test_a_chip_without_the_regulator_fields_refuses_the_step() -> None:
+    chip = next(load_chip(n) for n in ("esp32c3", "esp32c6", "esp32h2") if load_chip(n).flash_voltage is None)
+    with pytest.raises(InputError) as caught:
+        plan(chip, EfuseImage.blank(chip), {"set_flash_voltage": "3.3V"})
+    assert caught.value.message == f"set_flash_voltage: {chip.description} has no flash voltage regulator eFuses"
+    assert str(caught.value.location) == "r.yaml:1:5"
