@@ -40,7 +40,6 @@ def test_a_protection_of_a_name_without_that_disable_bit_is_named_where_it_stand
         ("InputError", "5:27 BLOCK0 has no write-disable bit on esp32c3")]
     assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK_KEY1, NO_SUCH]\n") == [
         ("InputError", "5:39 esp32c3 has no eFuse field 'NO_SUCH'")]
-    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK_KEY1, '{{ vars.x }}']\n") == []
 
 
 def test_a_field_past_a_3_4_coded_blocks_data_is_refused_with_where_the_data_ends(tmp_path: Path) -> None:
