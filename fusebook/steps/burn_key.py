@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from fusebook.chips.models import BlockDef, ChipDef, KeyPurpose
+from fusebook.chips.models import BlockDef, ChipDef, FieldDef, KeyPurpose
 from fusebook.errors import InputError, PlanError, SourceLocation
 from fusebook.plan.requests import KeyAsk, Operation, PlanContext, Request, located, step_error
 from fusebook.recipe.types import BlockRef, Bool, HexData, Name, OrTemplate, Text, is_template
@@ -326,10 +326,16 @@ def _one_key(ctx: PlanContext, op: Operation, blk: BlockDef, purpose: str, data:
     if lock_purpose and pf.wr_dis is not None:
         ctx.wr_dis(op, pf.wr_dis)
     _purpose_extras(ctx, op, kp)
-    if read_protect and blk.rd_dis:
-        ctx.rd_dis(op, blk.rd_dis)
-    if write_protect and blk.wr_dis is not None:
-        ctx.wr_dis(op, blk.wr_dis)
+    _protect(ctx, op, blk, read_protect, write_protect)
+
+
+def _protect(ctx: PlanContext, op: Operation, part: BlockDef | FieldDef, read_protect: bool,
+             write_protect: bool) -> None:
+    """The read- and write-disable bits of where a key went (a block, or ESP32-C2's half)."""
+    if read_protect and part.rd_dis:
+        ctx.rd_dis(op, part.rd_dis)
+    if write_protect and part.wr_dis is not None:
+        ctx.wr_dis(op, part.wr_dis)
 
 
 def _purpose_extras(ctx: PlanContext, op: Operation, kp: KeyPurpose) -> None:
@@ -384,10 +390,7 @@ def _burn_key_by_target(ctx: PlanContext, op: Operation, key: BurnKey) -> None:
                 target.name, op.origin, not kp.digest, guard=target.name)  # a digest is public
     )
     _purpose_extras(ctx, op, kp)
-    if read_protect and target.rd_dis:
-        ctx.rd_dis(op, target.rd_dis)
-    if write_protect and target.wr_dis is not None:
-        ctx.wr_dis(op, target.wr_dis)
+    _protect(ctx, op, target, read_protect, write_protect)
 
 
 def _burn_key_by_block_name(ctx: PlanContext, op: Operation, key: BurnKey) -> None:
@@ -423,10 +426,7 @@ def _burn_key_by_block_name(ctx: PlanContext, op: Operation, key: BurnKey) -> No
         Request(blk.id, (1 << (8 * len(data))) - 1, int.from_bytes(data, "little"), True,
                 blk.name, op.origin, key.digest is None, guard=blk.name)  # a digest is public
     )
-    if read_protect and blk.rd_dis:
-        ctx.rd_dis(op, blk.rd_dis)
-    if write_protect and blk.wr_dis is not None:
-        ctx.wr_dis(op, blk.wr_dis)
+    _protect(ctx, op, blk, read_protect, write_protect)
 
 
 def _size_hint(data: bytes, nbytes: int) -> str:
