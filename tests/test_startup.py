@@ -43,3 +43,32 @@ def test_the_lazy_names_of_the_api_still_resolve() -> None:
                   "assert Station is api.Station and api.StationOptions\n"
                   "print(json.dumps({'ok': 'fusebook.station.station' in sys.modules}))")
     assert seen == {"ok": True}
+
+
+APPLY = """
+import contextlib, io, json, sys
+from fusebook.cli.main import main
+recipe, ledger = sys.argv[1], sys.argv[2]
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["apply", recipe, "--virt", "--chip", "esp32c3", "--yes", "--ledger", ledger])
+print(json.dumps({"code": code, "jinja2": "jinja2" in sys.modules}))
+"""
+
+
+def _apply(tmp_path: Path, steps: str) -> dict[str, object]:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"fusebook: 1\nname: r\nchip: esp32c3\nsteps:\n{steps}")
+    r = subprocess.run([sys.executable, "-c", APPLY, str(recipe), str(tmp_path / "l.sqlite")], cwd=ROOT,
+                       capture_output=True, text=True, check=True)
+    seen: dict[str, object] = json.loads(r.stdout.strip().splitlines()[-1])
+    return seen
+
+
+def test_a_recipe_without_templates_burns_without_the_template_engine(tmp_path: Path) -> None:
+    seen = _apply(tmp_path, "  - burn_efuse: {DIS_USB_JTAG: 1, SOFT_DIS_JTAG: 7}\n")
+    assert seen == {"code": 0, "jinja2": False}
+
+
+def test_a_recipe_with_a_template_still_renders_it(tmp_path: Path) -> None:
+    seen = _apply(tmp_path, "  - burn_efuse: {SOFT_DIS_JTAG: \"{{ 3 + 4 }}\"}\n    when: \"chip.name == 'esp32c3'\"\n")
+    assert seen["code"] == 0 and seen["jinja2"] is True

@@ -8,16 +8,11 @@ import pytest
 
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
+from tests.images import with_field
 
 C3 = load_chip("esp32c3")
 ESP32 = load_chip("esp32")
 
-
-def _with(image: EfuseImage, field: str, raw: int) -> EfuseImage:
-    f = image.chip.field(field)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 @pytest.mark.parametrize("name", ["SOFT_DIS_JTAG", "BLOCK_KEY0", "BLOCK4"])
@@ -26,13 +21,13 @@ def test_writeable_by_name_follows_the_guarding_wr_dis_bit(name: str) -> None:
     bit = C3.field(name).wr_dis if C3.has_field(name) else C3.block(name).wr_dis
     assert bit is not None
     assert blank.writeable(name)
-    assert not _with(blank, "WR_DIS", 1 << bit).writeable(name)
+    assert not with_field(blank, "WR_DIS", 1 << bit).writeable(name)
     other = 0 if bit else 1
-    assert _with(blank, "WR_DIS", 1 << other).writeable(name)
+    assert with_field(blank, "WR_DIS", 1 << other).writeable(name)
 
 
 def test_a_name_without_a_wr_dis_bit_stays_writeable() -> None:
-    assert _with(EfuseImage.blank(C3), "WR_DIS", 0xFFFFFFFF).writeable("BLOCK0")
+    assert with_field(EfuseImage.blank(C3), "WR_DIS", 0xFFFFFFFF).writeable("BLOCK0")
 
 
 @pytest.mark.parametrize("name", ["BLOCK_KEY0", "BLOCK4", "BLOCK_SYS_DATA2"])
@@ -41,25 +36,25 @@ def test_readable_by_name_follows_the_guarding_rd_dis_bit(name: str) -> None:
     bits = C3.field(name).rd_dis if C3.has_field(name) else C3.block(name).rd_dis
     assert blank.readable(name)
     for b in bits:
-        assert not _with(blank, "RD_DIS", 1 << b).readable(name)
+        assert not with_field(blank, "RD_DIS", 1 << b).readable(name)
     others = sum(1 << b for b in range(C3.field("RD_DIS").bits) if b not in bits)
-    assert _with(blank, "RD_DIS", others).readable(name)
+    assert with_field(blank, "RD_DIS", others).readable(name)
 
 
 def test_a_name_without_rd_dis_bits_stays_readable() -> None:
-    assert _with(EfuseImage.blank(C3), "RD_DIS", 0x7F).readable("SOFT_DIS_JTAG")
-    assert _with(EfuseImage.blank(ESP32), "RD_DIS", 0xF).readable("BLOCK0")
+    assert with_field(EfuseImage.blank(C3), "RD_DIS", 0x7F).readable("SOFT_DIS_JTAG")
+    assert with_field(EfuseImage.blank(ESP32), "RD_DIS", 0xF).readable("BLOCK0")
 
 
 def test_the_digest_covers_the_chip_name_and_each_block_in_memory_order() -> None:
-    image = _with(EfuseImage.blank(C3), "WR_DIS", 1)
+    image = with_field(EfuseImage.blank(C3), "WR_DIS", 1)
     stored = b"".join(v.to_bytes(b.words * 4, "little") for v, b in zip(image.blocks, C3.blocks, strict=True))
     assert stored[:4] == b"\x01\0\0\0"
     assert image.digest() == hashlib.sha256(b"esp32c3" + stored).hexdigest()
 
 
 def test_another_table_of_the_chip_keeps_content_errors_and_identity() -> None:
-    image = EfuseImage(ESP32, _with(EfuseImage.blank(ESP32), "WR_DIS", 1).blocks,
+    image = EfuseImage(ESP32, with_field(EfuseImage.blank(ESP32), "WR_DIS", 1).blocks,
                        {"EFUSE_REG_DEC_STATUS": 4}, {"APB_CTL_DATE": 0x16042000})
     table = load_chip("esp32")
     other = image.with_chip(table)
@@ -75,7 +70,7 @@ def test_an_image_needs_every_block() -> None:
 
 def test_a_block_is_unreadable_once_its_own_rd_dis_bit_is_burned() -> None:
     blk = C3.block("BLOCK_SYS_DATA2")
-    hidden = _with(EfuseImage.blank(C3), "RD_DIS", 1 << blk.rd_dis[0])
+    hidden = with_field(EfuseImage.blank(C3), "RD_DIS", 1 << blk.rd_dis[0])
     assert EfuseImage.blank(C3).block_readable(blk) and not hidden.block_readable(blk)
     assert hidden.block_readable(C3.block("BLOCK_KEY0"))
 
@@ -85,15 +80,15 @@ def test_a_field_is_frozen_by_its_own_wr_dis_bit_only() -> None:
     assert f.wr_dis is not None and f.wr_dis > 1
     blank = EfuseImage.blank(C3)
     assert blank.field_writeable(f)
-    assert not _with(blank, "WR_DIS", 1 << f.wr_dis).field_writeable(f)
-    assert _with(blank, "WR_DIS", (1 << (f.wr_dis + 1)) | (1 << (f.wr_dis - 1))).field_writeable(f)
+    assert not with_field(blank, "WR_DIS", 1 << f.wr_dis).field_writeable(f)
+    assert with_field(blank, "WR_DIS", (1 << (f.wr_dis + 1)) | (1 << (f.wr_dis - 1))).field_writeable(f)
 
 
 def test_a_field_is_frozen_with_its_block() -> None:
     f = C3.field("BLOCK_USR_DATA")
     bit = C3.blocks[f.block].wr_dis
     assert bit is not None
-    assert not _with(EfuseImage.blank(C3), "WR_DIS", 1 << bit).field_writeable(f)
+    assert not with_field(EfuseImage.blank(C3), "WR_DIS", 1 << bit).field_writeable(f)
 
 
 def test_a_block_field_stays_writeable_beside_other_blocks_wr_dis_bits() -> None:
@@ -101,7 +96,7 @@ def test_a_block_field_stays_writeable_beside_other_blocks_wr_dis_bits() -> None
     bit = C3.blocks[f.block].wr_dis
     assert bit is not None and bit > 0
     neighbours = (1 << (bit + 1)) | (1 << (bit - 1))
-    assert _with(EfuseImage.blank(C3), "WR_DIS", neighbours).field_writeable(f)
+    assert with_field(EfuseImage.blank(C3), "WR_DIS", neighbours).field_writeable(f)
 
 
 C2 = load_chip("esp32c2")
@@ -111,7 +106,7 @@ FULL = (1 << 256) - 1
 def _c2_key_block(rd_dis: int) -> EfuseImage:
     blocks = list(EfuseImage.blank(C2).blocks)
     blocks[C2.block("BLOCK_KEY0").id] = FULL
-    return _with(EfuseImage.blank(C2).with_blocks(tuple(blocks)), "RD_DIS", rd_dis)
+    return with_field(EfuseImage.blank(C2).with_blocks(tuple(blocks)), "RD_DIS", rd_dis)
 
 
 def test_esp32c2_hides_each_128_bit_half_of_block_key0_by_its_own_rd_dis_bit() -> None:
@@ -129,7 +124,7 @@ def test_a_field_fits_when_its_bits_lie_in_the_blocks_data_under_the_coding_sche
     f = ESP32.field("BLOCK3")
     blank = EfuseImage.blank(ESP32)
     assert blank.field_fits(f)
-    coded = _with(blank, "CODING_SCHEME", 1)  # 3/4: 24 data bytes
+    coded = with_field(blank, "CODING_SCHEME", 1)  # 3/4: 24 data bytes
     assert not coded.field_fits(f)
     assert coded.field_fits(ESP32.field("CUSTOM_MAC_CRC"))
     assert coded.field_fits(ESP32.field("SOFT_DIS_JTAG" if ESP32.has_field("SOFT_DIS_JTAG") else "WR_DIS"))
@@ -142,7 +137,7 @@ def test_as_read_zeroes_a_block_by_its_own_rd_dis_bit_and_keeps_the_rest() -> No
     image = EfuseImage.blank(C3).with_blocks(tuple(blocks))
     bit = C3.block("BLOCK_KEY1").rd_dis[0]
     assert bit > 0
-    read = _with(image, "RD_DIS", 1 << bit).as_read()
+    read = with_field(image, "RD_DIS", 1 << bit).as_read()
     assert read.blocks[C3.block("BLOCK_KEY1").id] == 0
     assert read.blocks[C3.block("BLOCK_KEY0").id] == FULL
     assert read.blocks[C3.block("BLOCK_KEY2").id] == FULL
@@ -175,5 +170,5 @@ def test_with_blocks_keeps_the_error_registers_and_identity() -> None:
 
 def test_an_esp32_block_under_repeat_coding_holds_16_data_bytes() -> None:
     blank = EfuseImage.blank(ESP32)
-    assert [_with(blank, "CODING_SCHEME", scheme).data_bytes(3) for scheme in (0, 1, 2, 3)] == [32, 24, 16, 32]
-    assert _with(blank, "CODING_SCHEME", 2).data_bytes(0) == ESP32.blocks[0].words * 4
+    assert [with_field(blank, "CODING_SCHEME", scheme).data_bytes(3) for scheme in (0, 1, 2, 3)] == [32, 24, 16, 32]
+    assert with_field(blank, "CODING_SCHEME", 2).data_bytes(0) == ESP32.blocks[0].words * 4

@@ -7,6 +7,7 @@ from fusebook.efuse import codecs
 from fusebook.efuse.image import EfuseImage
 from fusebook.efuse.view import ImageValues
 from fusebook.secret import SecretValue
+from tests.images import with_field
 
 C3 = load_chip("esp32c3")
 ESP32 = load_chip("esp32")
@@ -21,12 +22,6 @@ def _image(chip, **blocks: int) -> EfuseImage:
     return image.with_blocks(tuple(words))
 
 
-def _with_field(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = image.chip.field(name)
-    words = list(image.blocks)
-    words[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(words))
-
 
 def test_a_block_name_reads_as_the_blocks_data_bytes_in_hex() -> None:
     values = ImageValues(_image(C3, BLOCK4=COUNTING))
@@ -35,7 +30,7 @@ def test_a_block_name_reads_as_the_blocks_data_bytes_in_hex() -> None:
 
 
 def test_a_3_4_coded_esp32_block_reads_as_its_24_data_bytes_not_the_32_stored() -> None:
-    image = _with_field(_image(ESP32, BLOCK3=COUNTING), "CODING_SCHEME", 1)
+    image = with_field(_image(ESP32, BLOCK3=COUNTING), "CODING_SCHEME", 1)
     value = ImageValues(image).value("BLOCK3")
     assert value == bytes(range(1, 25)).hex()
     # the field of the same name decodes all 32 stored bytes: the block reading is what differs
@@ -44,7 +39,7 @@ def test_a_3_4_coded_esp32_block_reads_as_its_24_data_bytes_not_the_32_stored() 
 
 
 def test_a_field_reads_through_its_codec() -> None:
-    image = _with_field(_with_field(EfuseImage.blank(C3), "SOFT_DIS_JTAG", 5), "DIS_USB_JTAG", 1)
+    image = with_field(with_field(EfuseImage.blank(C3), "SOFT_DIS_JTAG", 5), "DIS_USB_JTAG", 1)
     values = ImageValues(image)
     assert values.value("SOFT_DIS_JTAG") == 5
     assert values.value("DIS_USB_JTAG") in (1, True)
@@ -65,7 +60,7 @@ def test_secret_bits_make_a_whole_block_value_a_secret_value() -> None:
 
 
 def test_secret_bits_taint_only_the_fields_they_overlap() -> None:
-    image = _with_field(_with_field(EfuseImage.blank(C3), "SOFT_DIS_JTAG", 5), "DIS_USB_JTAG", 1)
+    image = with_field(with_field(EfuseImage.blank(C3), "SOFT_DIS_JTAG", 5), "DIS_USB_JTAG", 1)
     soft = C3.field("SOFT_DIS_JTAG")
     values = ImageValues(image, {soft.block: soft.mask})
     assert isinstance(values.value("SOFT_DIS_JTAG"), SecretValue)
@@ -82,21 +77,21 @@ def test_a_value_is_read_once_and_answered_the_same_again() -> None:
 
 
 def test_readable_writeable_and_meaning_answer_for_the_name_asked() -> None:
-    image = _with_field(EfuseImage.blank(C3), "RD_DIS", 1 << 0)  # BLOCK_KEY0 read-protected
+    image = with_field(EfuseImage.blank(C3), "RD_DIS", 1 << 0)  # BLOCK_KEY0 read-protected
     wr = C3.field("SOFT_DIS_JTAG").wr_dis
     assert wr is not None
-    image = _with_field(image, "WR_DIS", 1 << wr)
+    image = with_field(image, "WR_DIS", 1 << wr)
     values = ImageValues(image)
     assert not values.readable("BLOCK_KEY0") and values.readable("BLOCK_KEY1")
     assert not values.writeable("SOFT_DIS_JTAG") and values.writeable("BLOCK_KEY0")
-    image = _with_field(EfuseImage.blank(C3), "KEY_PURPOSE_0", 4)
+    image = with_field(EfuseImage.blank(C3), "KEY_PURPOSE_0", 4)
     assert ImageValues(image).meaning("KEY_PURPOSE_0") == codecs.meaning(
         C3, C3.field("KEY_PURPOSE_0"), image.raw(C3.field("KEY_PURPOSE_0")))
     assert "XTS_AES_128_KEY" in ImageValues(image).meaning("KEY_PURPOSE_0")
 
 
 def test_meaning_of_a_secret_field_is_redacted() -> None:
-    image = _with_field(EfuseImage.blank(C3), "KEY_PURPOSE_0", 4)
+    image = with_field(EfuseImage.blank(C3), "KEY_PURPOSE_0", 4)
     f = C3.field("KEY_PURPOSE_0")
     hidden = ImageValues(image, {f.block: f.mask}).meaning("KEY_PURPOSE_0")
     assert "XTS_AES_128_KEY" not in hidden
@@ -112,7 +107,7 @@ def test_names_lists_every_field_name_alias_and_block_name() -> None:
 
 
 def test_a_secret_elsewhere_leaves_a_field_at_bit_0_in_plain_sight() -> None:
-    image = _with_field(EfuseImage.blank(C3), "WR_DIS", 1)
+    image = with_field(EfuseImage.blank(C3), "WR_DIS", 1)
     f = C3.field("WR_DIS")
     assert f.block == 0 and f.mask & 1
     values = ImageValues(image, {4: 1})

@@ -11,17 +11,12 @@ from fusebook import api
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
+from tests.images import with_field
 from tests.plan.helpers import plan
 
 ESP32 = load_chip("esp32")
 S3 = load_chip("esp32s3")
 
-
-def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = image.chip.field(name)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 def _problems(tmp_path: Path, chip: str, steps: str, image: EfuseImage | None = None) -> list[tuple[str, str]]:
@@ -43,7 +38,7 @@ def test_a_protection_of_a_name_without_that_disable_bit_is_named_where_it_stand
 
 
 def test_a_field_past_a_3_4_coded_blocks_data_is_refused_with_where_the_data_ends(tmp_path: Path) -> None:
-    coded = _with(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
+    coded = with_field(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
     found = _problems(tmp_path, "esp32", f"  - burn_efuse: {{BLOCK3: '{'ff' * 32}'}}\n", coded)
     assert found == [("PlanError", "5:18 BLOCK3 (bits 0..255 of BLOCK3) does not fit this chip: "
                                    "under its coding scheme BLOCK3 holds 192 data bits (0..191)")]
@@ -57,7 +52,7 @@ def test_a_value_that_cannot_fit_its_field_is_named_at_the_value(tmp_path: Path)
 
 
 def test_the_regulator_cannot_be_turned_off_once_it_is_burned_on() -> None:
-    on = _with(EfuseImage.blank(S3), S3.flash_voltage.regulator, 1)  # type: ignore[union-attr]
+    on = with_field(EfuseImage.blank(S3), S3.flash_voltage.regulator, 1)  # type: ignore[union-attr]
     with pytest.raises(PlanError) as caught:
         plan(S3, on, {"set_flash_voltage": "OFF"})
     assert caught.value.message == "set_flash_voltage: cannot turn the regulator OFF: VDD_SPI_XPD is already burned"
@@ -67,7 +62,7 @@ def test_the_regulator_cannot_be_turned_off_once_it_is_burned_on() -> None:
 
 def test_1_8v_cannot_be_set_once_3_3v_is_burned() -> None:
     tieh = S3.flash_voltage.tieh  # type: ignore[union-attr]
-    at_3v3 = _with(EfuseImage.blank(S3), tieh, 1)
+    at_3v3 = with_field(EfuseImage.blank(S3), tieh, 1)
     with pytest.raises(PlanError) as caught:
         plan(S3, at_3v3, {"set_flash_voltage": "1.8V"})
     assert caught.value.message == f"set_flash_voltage: cannot set 1.8V: {tieh} is already burned"

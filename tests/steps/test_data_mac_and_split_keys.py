@@ -9,17 +9,12 @@ from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
 from fusebook.secret import Secret
+from tests.images import with_field
 from tests.plan.helpers import plan
 
 C3 = load_chip("esp32c3")
 HERE = "r.yaml:1:5"
 
-
-def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = image.chip.field(name)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 def _refused(step: dict, chip=C3, image: EfuseImage | None = None, cls: type = InputError) -> InputError:
@@ -63,10 +58,10 @@ def test_block_data_bits_already_burned_must_match_exactly() -> None:
 
 def test_esp32_custom_mac_needs_mac_version_0_or_1() -> None:
     esp32 = load_chip("esp32")
-    e = _refused({"burn_custom_mac": "02:00:00:00:00:01"}, esp32, _with(EfuseImage.blank(esp32), "MAC_VERSION", 2),
+    e = _refused({"burn_custom_mac": "02:00:00:00:00:01"}, esp32, with_field(EfuseImage.blank(esp32), "MAC_VERSION", 2),
                  PlanError)
     assert e.message == "burn_custom_mac: MAC_VERSION is 2; a custom MAC needs 0 or 1"
-    ok = plan(esp32, _with(EfuseImage.blank(esp32), "MAC_VERSION", 1), {"burn_custom_mac": "02:00:00:00:00:01"})
+    ok = plan(esp32, with_field(EfuseImage.blank(esp32), "MAC_VERSION", 1), {"burn_custom_mac": "02:00:00:00:00:01"})
     assert "MAC_VERSION" not in [c.field for c in ok.changes]
 
 
@@ -79,12 +74,12 @@ def test_the_second_half_of_a_two_block_key_takes_the_next_free_block() -> None:
     s2 = load_chip("esp32s2")
     image = EfuseImage.blank(s2)
     for i in (0, 2, 3, 5):
-        image = _with(image, f"KEY_PURPOSE_{i}", 4)  # XTS_AES_128_KEY: taken
+        image = with_field(image, f"KEY_PURPOSE_{i}", 4)  # XTS_AES_128_KEY: taken
     p = plan(s2, image, {"burn_key": {"block": "BLOCK_KEY1", "purpose": "XTS_AES_256_KEY",
                                       "data": Secret(bytes(range(64)))}})
     assert [(c.field, c.after) for c in p.changes if "PURPOSE" in c.field] == [
         ("KEY_PURPOSE_1", "XTS_AES_256_KEY_1"), ("KEY_PURPOSE_4", "XTS_AES_256_KEY_2")]
-    image = _with(image, "KEY_PURPOSE_1", 4)
+    image = with_field(image, "KEY_PURPOSE_1", 4)
     e = _refused({"burn_key": {"block": "BLOCK_KEY4", "purpose": "XTS_AES_256_KEY",
                                "data": Secret(bytes(range(64)))}}, s2, image, PlanError)
     assert e.message == "burn_key: this key takes two free key blocks; only one is free"

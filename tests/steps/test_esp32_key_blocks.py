@@ -12,6 +12,7 @@ from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
 from fusebook.secret import Secret
+from tests.images import with_field
 from tests.plan.helpers import plan
 
 ESP32 = load_chip("esp32")
@@ -19,12 +20,6 @@ BLANK = EfuseImage.blank(ESP32)
 KEY = bytes(range(1, 33))
 HERE = "r.yaml:1:5"
 
-
-def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = ESP32.field(name)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 def _stored(words: tuple[int, ...], n: int = 8) -> bytes:
@@ -41,7 +36,7 @@ def test_block0_is_not_a_key_block() -> None:
 
 @pytest.mark.parametrize(("scheme", "size"), [(0, 32), (1, 24)])
 def test_a_key_must_fill_the_blocks_data_under_the_coding_scheme(scheme: int, size: int) -> None:
-    image = _with(BLANK, "CODING_SCHEME", scheme)
+    image = with_field(BLANK, "CODING_SCHEME", scheme)
     wrong = KEY[:24] if size == 32 else KEY
     with pytest.raises(InputError) as caught:
         plan(ESP32, image, {"burn_key": {"block": "BLOCK3", "data": Secret(wrong)}})
@@ -80,12 +75,12 @@ def test_protections_follow_the_step_where_it_names_them() -> None:
 
 
 def test_an_already_hidden_key_block_is_skipped_when_it_cannot_be_changed_anyway() -> None:
-    hidden = _with(_with(BLANK, "RD_DIS", 1 << 0), "WR_DIS", 1 << 7)
+    hidden = with_field(with_field(BLANK, "RD_DIS", 1 << 0), "WR_DIS", 1 << 7)
     p = plan(ESP32, hidden, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY)}})
     assert p.skipped == ("BLOCK1",) and p.writes == ()
     assert [(w.message, str(w.origin)) for w in p.warnings] == [
         ("BLOCK1 is already read-protected: skipped, content unverifiable", f"{HERE}: burn_key")]
-    readable_lock = _with(BLANK, "RD_DIS", 1 << 0)  # hidden but not write-protected
+    readable_lock = with_field(BLANK, "RD_DIS", 1 << 0)  # hidden but not write-protected
     p = plan(ESP32, readable_lock, {"burn_key": {"block": "flash_encryption", "data": Secret(KEY),
                                                  "write_protect": False}})
     assert p.skipped == ("BLOCK1",)

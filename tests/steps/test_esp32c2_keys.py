@@ -12,6 +12,7 @@ from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
 from fusebook.secret import Secret
+from tests.images import with_field
 from tests.plan.helpers import plan
 
 C2 = load_chip("esp32c2")
@@ -138,12 +139,12 @@ def test_read_protecting_all_of_block_key0_keeps_the_digest_half_readable() -> N
 def test_all_of_block_key0_may_be_hidden_for_a_256_bit_flash_key() -> None:
     asked = plan(C2, BLANK, {"burn_efuse": {"XTS_KEY_LENGTH_256": 1}}, {"read_protect_efuse": ["BLOCK_KEY0"]})
     assert ("RD_DIS", "bit 0 (BLOCK_KEY0)") in [(c.field, c.detail) for c in asked.changes]
-    burned = _with_field(BLANK, "XTS_KEY_LENGTH_256", 1)
+    burned = with_field(BLANK, "XTS_KEY_LENGTH_256", 1)
     assert plan(C2, burned, {"read_protect_efuse": ["BLOCK_KEY0"]}).writes
 
 
 def test_with_secure_boot_on_the_digest_half_stays_readable_and_the_key_half_may_hide() -> None:
-    for image, steps in ((_with_field(BLANK, "SECURE_BOOT_EN", 1), ()),
+    for image, steps in ((with_field(BLANK, "SECURE_BOOT_EN", 1), ()),
                          (BLANK, ({"burn_efuse": {"SECURE_BOOT_EN": 1}},))):
         e = _refusal_of(*steps, {"read_protect_efuse": ["BLOCK_KEY0_HI_128"]}, image=image)
         assert e.message == "read_protect_efuse: secure boot is on: BLOCK_KEY0_HI_128 must stay readable"
@@ -157,12 +158,6 @@ def test_the_digest_rule_is_esp32c2s_alone() -> None:
     with_key = blank.with_blocks((blank.blocks[0] | f.spread(4), *blank.blocks[1:]))  # XTS_AES_128_KEY
     assert plan(c3, with_key, {"read_protect_efuse": ["BLOCK_KEY0"]}).writes
 
-
-def _with_field(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = C2.field(name)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 def _refusal_of(*steps: dict, image: EfuseImage = BLANK) -> PlanError:

@@ -9,6 +9,7 @@ from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError, SourceLocation
 from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
+from tests.images import with_field
 from tests.plan.helpers import plan
 
 C3 = load_chip("esp32c3")
@@ -22,12 +23,6 @@ def _refused(step: dict, chip=C3, image: EfuseImage | None = None, cls: type = I
     assert str(caught.value.location) == HERE
     return caught.value
 
-
-def _with(image: EfuseImage, name: str, raw: int) -> EfuseImage:
-    f = image.chip.field(name)
-    blocks = list(image.blocks)
-    blocks[f.block] |= f.spread(raw)
-    return image.with_blocks(tuple(blocks))
 
 
 @pytest.mark.parametrize(("bits", "message"), [
@@ -47,7 +42,7 @@ def test_burn_bit_takes_the_last_bit_and_sets_only_the_bits_named() -> None:
 
 
 def test_burn_bit_counts_bits_in_the_data_a_3_4_coded_block_holds() -> None:
-    coded = _with(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
+    coded = with_field(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
     e = _refused({"burn_bit": {"block": "BLOCK3", "bits": [192]}}, ESP32, coded)
     assert e.message == "burn_bit: bit 192 is outside BLOCK3 (0..191)"
 
@@ -89,10 +84,10 @@ def test_read_protect_refuses_names_without_a_read_disable_bit() -> None:
 def test_read_protect_keeps_a_key_whose_purpose_must_stay_readable() -> None:
     e = _refused({"read_protect_efuse": ["BLOCK_KEY0"]}, cls=PlanError)
     assert e.message == "read_protect_efuse: BLOCK_KEY0 holds a USER key, which must stay readable"
-    digest = _with(EfuseImage.blank(C3), "KEY_PURPOSE_1", 9)  # SECURE_BOOT_DIGEST0
+    digest = with_field(EfuseImage.blank(C3), "KEY_PURPOSE_1", 9)  # SECURE_BOOT_DIGEST0
     e = _refused({"read_protect_efuse": ["BLOCK_KEY1"]}, image=digest, cls=PlanError)
     assert e.message == "read_protect_efuse: BLOCK_KEY1 holds a SECURE_BOOT_DIGEST0 key, which must stay readable"
-    fe = _with(EfuseImage.blank(C3), "KEY_PURPOSE_1", 4)  # XTS_AES_128_KEY
+    fe = with_field(EfuseImage.blank(C3), "KEY_PURPOSE_1", 4)  # XTS_AES_128_KEY
     assert plan(C3, fe, {"read_protect_efuse": ["BLOCK_KEY1"]}).writes
 
 
@@ -102,7 +97,7 @@ def test_the_esp32_digest_block_stays_readable_once_secure_boot_v2_is_on() -> No
     assert [(w.message, str(w.origin)) for w in p.warnings] == [
         ("if BLOCK2 holds a secure boot v2 digest it must stay readable", f"{HERE}: read_protect_efuse")]
     assert [(c.field, c.detail) for c in p.changes] == [("RD_DIS", "bit 1 (BLOCK2)")]
-    on = _with(blank, "ABS_DONE_1", 1)
+    on = with_field(blank, "ABS_DONE_1", 1)
     e = _refused({"read_protect_efuse": ["BLOCK2"]}, ESP32, on, PlanError)
     assert e.message == "read_protect_efuse: secure boot v2 is on: BLOCK2 must stay readable"
     assert plan(ESP32, on, {"read_protect_efuse": ["BLOCK3"]}).warnings == ()
