@@ -112,17 +112,14 @@ def _format_option(*extra: str, help: str = "") -> _Parser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
-    p.add_argument("--version", action="version", version=f"fusebook {api.__version__}")
-    common = _format_option()
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _validate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("validate", parents=[common],
                        help="check recipes without a chip (or against one, or a snapshot: what fits its coding)")
     s.add_argument("recipes", nargs="+", type=Path, help="recipe files to check")
     _connection_options(s, snapshot=True, table=False)
 
+
+def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("plan", help="dry-run a recipe against a chip or snapshot", parents=[_format_option(
         "efsw", help="text, json, or efsw: espefuse's staged-write token of the plan (EFSW:...), "
         "for esp_efuse_token_burn() in firmware")])
@@ -133,12 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-secrets", action="store_true",
                    help="with --format efsw: print the token even though it holds key material in clear")
 
+
+def _render_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("render", parents=[common],
                        help="what a recipe's templates give for one unit: vars, inputs, steps and their `when`")
     s.add_argument("recipe", type=Path, help="the recipe file")
     _connection_options(s, snapshot=True)
     _recipe_options(s)
 
+
+def _apply_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("apply", parents=[common], help="burn a recipe (or a saved plan)")
     s.add_argument("recipe", type=Path, help="the recipe file, or a plan saved with `plan -o PLAN.json`")
     _connection_options(s)
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB")
     s.add_argument("--no-ledger", action="store_true", help="do not record this apply")
 
+
+def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("check", parents=[common], help="CI batch dry-run over many indices")
     s.add_argument("recipe", type=Path, help="the recipe file")
     s.add_argument("--indices", help="e.g. 1-10000 or 1-10,20 (default: the recipe's `indices:`; needed when the recipe uses `index`)")
@@ -161,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--extend-efuse-table", type=Path, help="ESP-IDF custom eFuse table CSV")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
+
+def _snapshot_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("snapshot", help="read a chip into a snapshot file", parents=[_format_option(
         "efsr", help="text, json, or efsr: the chip as espefuse's read token (EFSR:..., "
         "as `espefuse dump --format token`)")])
@@ -169,34 +174,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as", dest="as_", choices=["fusebook", "token", "efuse-file"], default="fusebook",
                    help="fusebook JSON (default), an EFSR token, or an espefuse efuse file (needs -o)")
 
+
+def _summary_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("summary", help="the chip's fields, like espefuse summary", parents=[_format_option(
         "espefuse-json", help="text, json, or espefuse-json: the shape of `espefuse summary --format json`")])
     s.add_argument("names", nargs="*", help="only these fields (default: all)")
     _connection_options(s, snapshot=True)
 
+
+def _check_error_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("check-error", parents=[common],
                        help="the chip's block error flags, like espefuse check-error (exit 5 if any)")
     _connection_options(s, snapshot=True)
 
+
+def _dump_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("dump", parents=[common], help="every block's words, like espefuse dump")
     _connection_options(s, snapshot=True)
 
+
+def _get_custom_mac_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("get-custom-mac", parents=[common], help="the custom MAC, like espefuse get-custom-mac")
     _connection_options(s, snapshot=True)
 
+
+def _fields_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("fields", parents=[common], help="a chip's fields, blocks and key purposes")
     s.add_argument("chip_name", nargs="?", metavar="chip",
                    help="chip name; or read a chip (--port, --virt) or --snapshot to see what fits its coding")
     _connection_options(s, snapshot=True)
     s.add_argument("--revision", type=integer, help="chip revision (major*100+minor) for revision-specific tables")
 
+
+def _schema_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("schema", parents=[common], help="print the recipe JSON Schema")
     s.add_argument("--test", action="store_true", help="print the recipe test file JSON Schema instead")
 
+
+def _test_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("test", parents=[common], help="run recipe test cases against virtual chips")
     s.add_argument("paths", nargs="*", type=Path, help="test files, recipes or folders (default: .)")
     s.add_argument("--junit", type=Path, help="write a JUnit XML report")
 
+
+def _new_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("new", parents=[common], help="write a commented starter recipe for a chip")
     s.add_argument("--template", "-t", choices=api.starter_kinds(), help="the kind of burn")
     s.add_argument("--chip", "-c", help="the chip the recipe is for")
@@ -204,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite an existing -o file")
     s.add_argument("--list", action="store_true", help="list the templates and the chips each fits")
 
+
+def _serve_virtual_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("serve-virtual", parents=[common], help="a virtual chip on TCP speaking the ROM protocol")
     s.add_argument("--chip", "-c", required=True, help="the chip to emulate, e.g. esp32c3")
     s.add_argument("--listen", default=None, help="HOST:PORT (default 127.0.0.1:5555; a fleet: 127.0.0.1:0)")
@@ -220,13 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--swap-after", type=integer, metavar="K",
                    help="fleet: a new blank board on a port after K sessions (an operator's swap)")
 
+
+def _station_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     from fusebook.cli import station_cmd
 
     station_cmd.add_parser(sub, common, _recipe_options)
+
+
+def _dashboard_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     from fusebook.cli import web_cmd
 
     web_cmd.add_dashboard_parser(sub, common)
 
+
+def _convert_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("convert", parents=[common],
                        help="an espefuse execute_scripts or esptool 5 API script as a recipe")
     s.add_argument("script", type=Path, help="the Python script (read, never run)")
@@ -236,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configfiles", nargs="+", default=[], type=Path, metavar="FILE",
                    help="the config files execute_scripts was given (args.configfiles)")
 
+
+def _ledger_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
     s.add_argument("action", choices=["list", "show", "export"],
                    help="list records (newest first), show one record, or export them all")
@@ -248,6 +280,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", action="store_true", help="export: as CSV, one row per record")
     s.add_argument("--allocations", action="store_true", help="list: the indices allocated by --index auto")
     s.add_argument("-o", "--output", type=Path, help="export: write to this file (default: standard output)")
+
+
+_COMMAND_PARSERS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
+    "validate": _validate_parser,
+    "plan": _plan_parser,
+    "render": _render_parser,
+    "apply": _apply_parser,
+    "check": _check_parser,
+    "snapshot": _snapshot_parser,
+    "summary": _summary_parser,
+    "check-error": _check_error_parser,
+    "dump": _dump_parser,
+    "get-custom-mac": _get_custom_mac_parser,
+    "fields": _fields_parser,
+    "schema": _schema_parser,
+    "test": _test_parser,
+    "new": _new_parser,
+    "serve-virtual": _serve_virtual_parser,
+    "station": _station_parser,
+    "dashboard": _dashboard_parser,
+    "convert": _convert_parser,
+    "ledger": _ledger_parser,
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `command`, that command's alone.
+
+    A one-shot run parses one command, and building the other commands' options is a
+    good part of the start-up time a station pays on every unit (docs/performance.md).
+    """
+    p = _Parser(prog="fusebook", description="Burn Espressif eFuses from reviewed YAML recipes.")
+    p.add_argument("--version", action="version", version=f"fusebook {api.__version__}")
+    common = _format_option()
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, add in _COMMAND_PARSERS.items():
+        if command is None or name == command:
+            add(sub, common)
     return p
 
 
@@ -864,8 +934,12 @@ def main(argv: list[str] | None = None) -> int:
         "--format" in argv and argv[argv.index("--format") + 1 : argv.index("--format") + 2] == ["json"]
     ) else "text"
     out = Out(fmt)
+    # No pydantic plugin sees a recipe: validation handles key material, and a plugin
+    # installed beside fusebook would be handed every validated value. Looking them up
+    # (importlib.metadata over every installed package) is also a tenth of start-up.
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
     try:
-        parser = build_parser()
+        parser = build_parser(argv[0] if argv and argv[0] in _COMMAND_PARSERS else None)
         args = parser.parse_args(habits.command_first(argv, parser))
         out = Out(getattr(args, "format", "text"))
         code = COMMANDS[args.command](args, out)
