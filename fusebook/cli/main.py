@@ -71,6 +71,18 @@ def _index_or_auto(text: str) -> int | str:
     return api.AUTO_INDEX if text.strip().lower() == api.AUTO_INDEX else integer(text)
 
 
+def _index_number(text: str) -> int:
+    """`--index N` where the ledger allocates nothing (plan, render): `auto` is refused with why."""
+    if text.strip().lower() == api.AUTO_INDEX:
+        raise argparse.ArgumentTypeError(
+            "'auto' is allocated by the ledger when a unit is burned (apply); "
+            "here give the unit's number, e.g. --index 7")
+    try:
+        return integer(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+
+
 def _recipe_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
     if auto:
         p.add_argument("--index", "-i", type=_index_or_auto,
@@ -78,7 +90,7 @@ def _recipe_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
         p.add_argument("--indices", help="with --index auto: the range to allocate from (default: the "
                        "recipe's `indices:`), e.g. 1-5000")
     else:
-        p.add_argument("--index", "-i", type=integer, help="the unit's index into per-unit inputs")
+        p.add_argument("--index", "-i", type=_index_number, help="the unit's index into per-unit inputs")
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="override an input file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a var")
 

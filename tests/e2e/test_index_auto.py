@@ -168,3 +168,14 @@ def test_a_malformed_range_in_the_recipe_names_its_place(tmp_path: Path, spec: s
     bad.write_text(RECIPE.replace('"1-3"', f'"{spec}"'))
     r = fusebook("validate", bad)
     assert r.code == 2 and f"{bad}:4:10: error: `indices`:" in r.err and words in r.err
+
+
+@pytest.mark.parametrize("command", ["plan", "render"])
+def test_a_dry_run_refuses_auto_and_says_which_number_to_give(recipe: Path, command: str) -> None:
+    """Only a burn allocates; a dry run with `--index auto` is told so, not "not an integer"."""
+    r = fusebook(command, str(recipe), "--chip", "esp32c3", "--snapshot", "blank", "--index", "auto")
+    assert r.code == 2
+    assert "allocated by the ledger when a unit is burned (apply)" in r.err
+    assert "--index 7" in r.err and "Traceback" not in r.err
+    bad = fusebook(command, str(recipe), "--chip", "esp32c3", "--snapshot", "blank", "--index", "x")
+    assert bad.code == 2 and "invalid integer value: 'x'" in bad.err
