@@ -6,6 +6,7 @@ each, unless `--chip` or a snapshot picks one). Every failure is reported (not o
 first); the same failure at many indices is one line with their ranges. The values of the
 fields listed in `unique:` must be distinct across the whole batch. A recipe that never
 reads `index` is the same for every unit, so it is planned once and needs no `--indices`.
+Plan warnings are listed the same way, folded over indices; they do not fail the check.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _check_chip(loaded: api.LoadedRecipe, chip: str, snapshot: str,
     image = api.load_snapshot(snapshot, chip)
     failures: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], list[int | None]] = {}
+    warned: dict[tuple[str, str], list[int | None]] = {}
     start = time.perf_counter()
     for n, (index, result) in enumerate(api.iter_plans(loaded, image, indices), start=1):
         if isinstance(result, FusebookError):
@@ -82,14 +84,21 @@ def _check_chip(loaded: api.LoadedRecipe, chip: str, snapshot: str,
         else:
             for name, value in result.unique_values.items():
                 seen.setdefault((name, value), []).append(index)
+            for w in result.plan.warnings:
+                where = w.origin.location if w.origin and w.origin.location else ""
+                warned.setdefault((where, w.message), []).append(index)
         progress(n, start)
     duplicates = [
         {"chip": image.chip.name, "field": name, "value": value, "indices": idx}
         for (name, value), idx in seen.items()
         if len(idx) > 1
     ]
+    warnings = [
+        {"chip": image.chip.name, "location": where, "message": message, "indices": idx}
+        for (where, message), idx in warned.items()
+    ]
     return {"chip": image.chip.name, "failures": failures, "duplicates": duplicates,
-            "seconds": time.perf_counter() - start}
+            "warnings": warnings, "seconds": time.perf_counter() - start}
 
 
 def _folded(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,6 +143,7 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
         sys.stderr.write("\n")
     failures = [f for r in results for f in r["failures"]]
     duplicates = [d for r in results for d in r["duplicates"]]
+    warnings = [w for r in results for w in r["warnings"]]
     elapsed = sum(r["seconds"] for r in results)
     body = {
         "recipe": loaded.name,
@@ -146,6 +156,7 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
         "failures": failures,
         "folded": _folded(failures),
         "duplicates": duplicates,
+        "warnings": warnings,
         "seconds": round(elapsed, 3),
         "chips_per_second": round(total / elapsed, 1) if elapsed else None,
     }
@@ -161,6 +172,12 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
             units = f"index {ranges(f['indices'])}" if loaded.uses_index or indices != [None] else "the recipe"
             count = f" ({len(f['indices'])} units)" if len(f["indices"]) > 1 else ""
             lines.append(f"{who}{units}{count}: {where}error: {f['message']}")
+        for w in warnings:
+            where = f"{w['location']}: " if w["location"] else ""
+            who = f"{w['chip']} " if several else ""
+            units = f"index {ranges(w['indices'])}" if indices != [None] else "the recipe"
+            count = f" ({len(w['indices'])} units)" if len(w["indices"]) > 1 else ""
+            lines.append(f"{who}{units}{count}: {where}warning: {w['message']}")
         for d in duplicates:
             who = f"{d['chip']}: " if several else ""
             lines.append(f"{who}duplicate {d['field']} = {d['value']} at indices {ranges(d['indices'])}")
@@ -168,7 +185,8 @@ def run_check(args: argparse.Namespace, out: Any) -> int:
         once = "" if indices != [None] else " (the recipe does not use `index`: planned once)"
         lines.append(
             f"{body['planned']}/{body['total']} plan{on}{once}; {len(failures)} failed; "
-            f"{len(duplicates)} duplicate value(s); {body['chips_per_second']} chips/s"
+            f"{len(duplicates)} duplicate value(s); {len(warnings)} warning(s); "
+            f"{body['chips_per_second']} chips/s"
         )
         return "\n".join(lines)
 

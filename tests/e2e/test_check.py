@@ -123,3 +123,24 @@ def test_a_private_key_is_parsed_once_for_the_whole_batch(tmp_path: Path, monkey
     assert all(not isinstance(r, Exception) for _, r in results), results[0]
     assert len({r.plan.key_fingerprints["BLOCK_KEY1"] for _, r in results}) == 1
     assert len(calls) == 1
+
+
+def test_plan_warnings_are_listed_once_with_their_indices_and_do_not_fail(tmp_path: Path) -> None:
+    recipe = tmp_path / "warn.yaml"
+    recipe.write_text(
+        "fusebook: 1\nname: warn\nchip: esp32c3\nindices: '1-3'\nsteps:\n"
+        "  - burn_efuse: {CUSTOM_MAC: \"{{ '02:00:00:00:00:%02x' % index }}\"}\n"
+        "  - write_protect_efuse: [CUSTOM_MAC]\n"
+    )
+    r = fusebook("check", str(recipe))
+    assert r.code == 0, r.err
+    assert ("index 1-3 (3 units): " + f"{recipe}:7:5: warning: WR_DIS bit 22 protects CUSTOM_MAC "
+            "together with: BLOCK_USR_DATA") in r.out
+    assert "3/3 plan; 0 failed; 0 duplicate value(s); 1 warning(s);" in r.out
+    body = json.loads(fusebook("check", str(recipe), "--format", "json").out)
+    assert body["warnings"] == [{
+        "chip": "esp32c3", "location": f"{recipe}:7:5", "indices": [1, 2, 3],
+        "message": "WR_DIS bit 22 protects CUSTOM_MAC together with: BLOCK_USR_DATA"}]
+    clean = tmp_path / "clean.yaml"
+    clean.write_text("fusebook: 1\nname: clean\nchip: esp32c3\nsteps:\n  - burn_efuse: {DIS_USB_JTAG: 1}\n")
+    assert json.loads(fusebook("check", str(clean), "--format", "json").out)["warnings"] == []
