@@ -1084,14 +1084,16 @@ def ledger_file(target: str) -> Path | None:
     return None if is_url(target) else Path(target)
 
 
-def open_ledger(target: str) -> Ledger:
+def open_ledger(target: str, *, create: bool = True) -> Ledger:
     """The ledger at `target`: an SQLite file (created if new) or a `postgresql://` URL.
 
     Pass it to `apply(..., ledger=)`; close it (or use it as a context manager) when done.
+    `create=False` opens only a ledger that exists (LedgerError for an empty database),
+    for readers.
     """
     from fusebook.ledger.store import Ledger
 
-    return Ledger(target)
+    return Ledger(target, create=create)
 
 
 # -- virtual chips and the web page ----------------------------------------------------

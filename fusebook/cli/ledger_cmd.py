@@ -41,7 +41,7 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
             raise InputError(f"-o {args.output} is the ledger itself", hint="export to another file")
         if not path.exists():
             raise InputError(f"{path}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
-    with api.open_ledger(target) as ledger:
+    with api.open_ledger(target, create=False) as ledger:
         if args.action == "list" and args.allocations:
             allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)
             out.emit(

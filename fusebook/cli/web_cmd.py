@@ -99,7 +99,7 @@ def run_dashboard(args: argparse.Namespace, out: Any) -> int:
     path = api.ledger_file(target)
     if path is not None and not path.is_file():
         raise InputError(f"{target}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
-    ledger = api.open_ledger(target)
+    ledger = api.open_ledger(target, create=False)
     board = api.ledger_board(f"ledger {ledger.where}", ledger, poll_s=args.poll)
     server = api.web_server(board, settings, ledger=ledger)
     done = threading.Event()

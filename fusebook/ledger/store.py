@@ -75,8 +75,12 @@ class Ledger:
     connection. Processes (and hosts) open a Ledger each.
     """
 
-    def __init__(self, target: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, target: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 create: bool = True) -> None:
+        """`create=False` opens an existing ledger only: readers (`ledger list`, the
+        dashboard) must not leave an empty ledger behind in a database given by mistake."""
         self._writer = Writer.current()
+        self._create = create
         self._db: Database = open_database(target, busy_timeout_s)
         self.where = self._db.where
         self.kind = self._db.kind
@@ -129,6 +133,10 @@ class Ledger:
         db.execute("BEGIN")
         try:
             found = self._inspect()
+            if found is None and not self._create:
+                raise LedgerError(f"{self.where}: no ledger here (the database is empty)",
+                                  hint="give the --ledger URL the stations record into; "
+                                  "a ledger is created by the first `apply` or `station`")
             if found is not None:
                 db.check_pages()
                 if found == SCHEMA_VERSION:  # an older one is checked once migrated

@@ -131,3 +131,15 @@ def test_the_command_line_reads_a_postgresql_ledger(url: str) -> None:
     assert [a["index"] for a in allocations.json["allocations"]] == [1]
     csv = fusebook("ledger", "export", "--csv", "--ledger", url)
     assert csv.code == 0 and csv.out.count("\n") == 2
+
+
+def test_reading_an_empty_database_leaves_it_empty(url: str, sql: Any) -> None:
+    """`ledger list` (and the dashboard) on a database given by mistake creates no ledger in it."""
+    r = fusebook("ledger", "list", "--ledger", url)
+    assert r.code == 2 and "no ledger here (the database is empty)" in r.err, r.err
+    assert "created by the first `apply`" in r.err and "Traceback" not in r.err
+    with pytest.raises(LedgerError, match="no ledger here"):
+        Ledger(url, create=False)
+    assert not list(sql.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+    Ledger(url).close()  # a writer creates it, and then a reader opens it
+    Ledger(url, create=False).close()
