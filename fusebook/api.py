@@ -1084,16 +1084,17 @@ def ledger_file(target: str) -> Path | None:
     return None if is_url(target) else Path(target)
 
 
-def open_ledger(target: str, *, create: bool = True) -> Ledger:
+def open_ledger(target: str, *, create: bool = True, check_pages: bool = False) -> Ledger:
     """The ledger at `target`: an SQLite file (created if new) or a `postgresql://` URL.
 
     Pass it to `apply(..., ledger=)`; close it (or use it as a context manager) when done.
     `create=False` opens only a ledger that exists (LedgerError for an empty database),
-    for readers.
+    for readers. `check_pages=True` reads every page of an SQLite ledger now, whatever its
+    size and its last check (`ledger check`; see docs/ledger.md).
     """
     from fusebook.ledger.store import Ledger
 
-    return Ledger(target, create=create)
+    return Ledger(target, create=create, check_pages=check_pages)
 
 
 # -- virtual chips and the web page ----------------------------------------------------

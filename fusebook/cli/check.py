@@ -85,7 +85,7 @@ def _check_chip(loaded: api.LoadedRecipe, chip: str, snapshot: str,
             for name, value in result.unique_values.items():
                 seen.setdefault((name, value), []).append(index)
             for w in result.plan.warnings:
-                where = w.origin.location if w.origin and w.origin.location else ""
+                where = str(w.origin.location) if w.origin and w.origin.location else ""
                 warned.setdefault((where, w.message), []).append(index)
         progress(n, start)
     duplicates = [

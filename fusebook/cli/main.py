@@ -281,8 +281,9 @@ def _convert_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _ledger_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("ledger", parents=[common], help="read the burn ledger")
-    s.add_argument("action", choices=["list", "show", "export"],
-                   help="list records (newest first), show one record, or export them all")
+    s.add_argument("action", choices=["list", "show", "export", "check"],
+                   help="list records (newest first), show one record, export them all, "
+                   "or check every page of the ledger now")
     s.add_argument("id", nargs="?", type=integer, help="show: the record's id")
     s.add_argument("--ledger", default=None, metavar="PATH|URL",
                    help="ledger: an SQLite file (default fusebook-ledger.sqlite) or postgresql://USER@HOST:PORT/DB")

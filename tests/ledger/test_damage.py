@@ -106,3 +106,61 @@ def test_a_ledger_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> 
     for path in (fifo, Path("/dev/zero"), Path("/dev/null")):
         with pytest.raises(LedgerError, match="not a regular file"):
             Ledger(path)
+
+
+def _set_checked_at(path: Path, value: str) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'pages_checked_at'", (value,))
+    db.close()
+
+
+def test_a_large_ledger_reads_every_page_once_an_hour_and_on_ledger_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damage no statement reads (a per-unit value out of step with its index) is found by
+    the full check: every opening of a small ledger, hourly for a large one, and always
+    with check_pages=True. Here every ledger counts as large."""
+    from datetime import datetime, timedelta, timezone
+
+    from fusebook.ledger import store
+    from tests.e2e.conftest import fusebook
+
+    monkeypatch.setattr(store, "ALWAYS_CHECK_BYTES", 0)
+    path = tmp_path / "ledger.sqlite"
+    _ledger(path)
+    with Ledger(path) as ledger:
+        created = ledger.pages_checked_at
+    assert created is not None
+    _index_mismatch(path)
+    with Ledger(path) as ledger:  # checked within the hour: not read again
+        assert ledger.pages_checked_at == created
+    with pytest.raises(LedgerError, match="is damaged"):
+        Ledger(path, check_pages=True)
+    r = fusebook("ledger", "check", "--ledger", str(path))  # a child process: its own size rule
+    assert r.code == 2 and "is damaged" in r.err and "Traceback" not in r.err
+    now = datetime.now(timezone.utc)
+    for stamp in [(now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # an hour gone
+                  (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # a clock set back
+                  "not a time"]:
+        _set_checked_at(path, stamp)
+        with pytest.raises(LedgerError, match="is damaged"):
+            Ledger(path)
+
+
+def test_a_sound_check_is_recorded_and_ledger_check_says_so(tmp_path: Path) -> None:
+    from tests.e2e.conftest import fusebook
+
+    path = tmp_path / "ledger.sqlite"
+    _ledger(path, records=3)
+    _set_checked_at(path, "2000-01-01T00:00:00.000000Z")
+    r = fusebook("ledger", "check", "--ledger", str(path), "--format", "json")
+    assert r.code == 0, r.err
+    assert r.json["ok"] is True and r.json["pages_checked_at"] > "2026"
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'pages_checked_at'").fetchone() == (
+        r.json["pages_checked_at"],)
+    db.close()
+    text = fusebook("ledger", "check", "--ledger", str(path))
+    assert text.code == 0 and "sound (every page read, schema version" in text.out
+    missing = fusebook("ledger", "check", "--ledger", str(tmp_path / "none.sqlite"))
+    assert missing.code == 2 and "no ledger here" in missing.err
+    assert not (tmp_path / "none.sqlite").exists()
