@@ -29,7 +29,6 @@ from fusebook.indices import IndexRange
 from fusebook.ledger import record as rec
 from fusebook.ledger.db import Database, DatabaseFailure, SQLiteDatabase, open_database
 from fusebook.ledger.errors import DuplicateUnitValue, IndexRefused, LedgerError
-from fusebook.ledger.export import write_csv
 from fusebook.ledger.owner import Writer
 from fusebook.ledger.record import Allocation, Conflict, LedgerRecord
 from fusebook.ledger.schema import REQUIRED_COLUMNS, SCHEMA_VERSION, migrate, required_objects
@@ -573,6 +572,8 @@ class Ledger:
     def export_csv(self, stream: TextIO, chip_mac: str | None = None, recipe: str | None = None) -> int:
         """Every record (or those of one chip / recipe), oldest first, as CSV; returns the row count."""
         where, args = self._filters(chip_mac, recipe)
+        from fusebook.ledger.export import write_csv  # csv only for exports
+
         return write_csv(self._select(where, args, "ASC", None), stream)
 
 
