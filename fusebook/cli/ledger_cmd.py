@@ -42,10 +42,14 @@ def run_ledger(args: argparse.Namespace, out: Any) -> int:
         if not path.exists():
             raise InputError(f"{path}: no ledger here", hint="give --ledger PATH|URL (or set FUSEBOOK_LEDGER)")
     with api.open_ledger(target, create=False, check_pages=args.action == "check") as ledger:
-        if args.action == "check":  # the open above read every page and the schema
-            out.emit({"ledger": ledger.where, "ok": True, "pages_checked_at": ledger.pages_checked_at},
-                     f"ledger {ledger.where}: sound (every page read, schema version "
-                     f"{ledger.schema_version})")
+        if args.action == "check":  # the open above checked the schema (and an SQLite file's pages)
+            pages = ledger.kind == "sqlite"
+            out.emit({"ledger": ledger.where, "ok": True, "pages_checked": pages,
+                      "pages_checked_at": ledger.pages_checked_at},
+                     f"ledger {ledger.where}: sound (" + (
+                         "every page read" if pages else
+                         "tables, columns and triggers; the server checks its own pages") +
+                     f", schema version {ledger.schema_version})")
             return 0
         if args.action == "list" and args.allocations:
             allocations = ledger.allocations(args.limit, args.chip_mac, args.recipe)

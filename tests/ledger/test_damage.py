@@ -154,7 +154,7 @@ def test_a_sound_check_is_recorded_and_ledger_check_says_so(tmp_path: Path) -> N
     _set_checked_at(path, "2000-01-01T00:00:00.000000Z")
     r = fusebook("ledger", "check", "--ledger", str(path), "--format", "json")
     assert r.code == 0, r.err
-    assert r.json["ok"] is True and r.json["pages_checked_at"] > "2026"
+    assert r.json["ok"] is True and r.json["pages_checked"] is True and r.json["pages_checked_at"] > "2026"
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'pages_checked_at'").fetchone() == (
         r.json["pages_checked_at"],)

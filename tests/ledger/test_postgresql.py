@@ -143,3 +143,7 @@ def test_reading_an_empty_database_leaves_it_empty(url: str, sql: Any) -> None:
     assert not list(sql.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
     Ledger(url).close()  # a writer creates it, and then a reader opens it
     Ledger(url, create=False).close()
+    checked = fusebook("ledger", "check", "--ledger", url, "--format", "json")
+    assert checked.code == 0, checked.err
+    assert checked.json["ok"] is True and checked.json["pages_checked"] is False  # never claimed
+    assert "the server checks its own pages" in fusebook("ledger", "check", "--ledger", url).out
