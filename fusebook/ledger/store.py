@@ -166,9 +166,10 @@ class Ledger:
             self._check_shape()
             if isinstance(db, SQLiteDatabase) and (checked or found is None):  # new: sound
                 self.pages_checked_at = _now()
-                db.execute("INSERT INTO meta (key, value) VALUES ('pages_checked_at', ?) "
-                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                           (self.pages_checked_at,))
+                for key, value in (("pages_checked_at", self.pages_checked_at),
+                                   ("pages_checked_file", _file_identity(db.path))):
+                    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
             return version
 
         return db.transaction(create_or_migrate, opening=True)
@@ -177,15 +178,18 @@ class Ledger:
         """Whether this opening reads every page (see ALWAYS_CHECK_BYTES).
 
         PostgreSQL checks its own pages, so there it is always "yes" (a cheap no-op). A last
-        check dated in the future (a clock set back) counts as due.
+        check dated in the future (a clock set back) counts as due, and so does one made on
+        another file: a ledger copied in (from a backup, another station) is read in full.
         """
         db = self._db
         if self._force_page_check or not isinstance(db, SQLiteDatabase):
             return True
-        row = db.one("SELECT value FROM meta WHERE key = 'pages_checked_at'")
-        self.pages_checked_at = str(row["value"]) if row else None
+        stamps = {str(r["key"]): str(r["value"]) for r in db.query(
+            "SELECT key, value FROM meta WHERE key IN ('pages_checked_at', 'pages_checked_file')")}
+        self.pages_checked_at = stamps.get("pages_checked_at")
         try:
-            if db.path.stat().st_size <= ALWAYS_CHECK_BYTES or not self.pages_checked_at:
+            if (db.path.stat().st_size <= ALWAYS_CHECK_BYTES or not self.pages_checked_at
+                    or stamps.get("pages_checked_file") != _file_identity(db.path)):
                 return True
             age = (datetime.now(timezone.utc) - datetime.fromisoformat(self.pages_checked_at)).total_seconds()
         except (OSError, ValueError, TypeError):
@@ -575,6 +579,12 @@ class Ledger:
         from fusebook.ledger.export import write_csv  # csv only for exports
 
         return write_csv(self._select(where, args, "ASC", None), stream)
+
+
+def _file_identity(path: Path) -> str:
+    """Which file this is (device and inode): a copy of a ledger is another file."""
+    st = path.stat()
+    return f"{st.st_dev}:{st.st_ino}"
 
 
 def _check_limit(limit: int | None) -> None:

@@ -137,6 +137,12 @@ def test_a_large_ledger_reads_every_page_once_an_hour_and_on_ledger_check(
         Ledger(path, check_pages=True)
     r = fusebook("ledger", "check", "--ledger", str(path))  # a child process: its own size rule
     assert r.code == 2 and "is damaged" in r.err and "Traceback" not in r.err
+    import shutil
+
+    copy = tmp_path / "copied.sqlite"  # a copy carries the stamp, but it is another file
+    shutil.copy(path, copy)
+    with pytest.raises(LedgerError, match="is damaged"):
+        Ledger(copy)
     now = datetime.now(timezone.utc)
     for stamp in [(now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # an hour gone
                   (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # a clock set back
