@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from fusebook.recipe.types import no_entries
+
 #: Case ids: what the report, JUnit and `path::id` call a case.
 CASE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -47,7 +49,7 @@ class StartSpec(_Strict):
         default="blank", description="`blank`, an EFSR: token, or a snapshot file relative to the test file "
         "(fusebook JSON, espefuse efuse file, or a file holding a token)")
     fields: dict[str, FieldValue] = Field(
-        default_factory=dict, description="fields burned on the starting chip before the case runs")
+        default_factory=no_entries, description="fields burned on the starting chip before the case runs")
     factory_mac: str | None = Field(
         default=None, description="the virtual chip's factory MAC when the start has none "
         "(default 7c:df:a1:00:00:01)")
@@ -98,9 +100,9 @@ class CaseSpec(_Strict):
     mode: Literal["apply", "plan"] = Field(
         default="apply", description="apply: burn a virtual chip in memory and read it back; plan: plan only")
     index: int | None = Field(default=None, description="the unit's index (`--index`)")
-    set: dict[str, Any] = Field(default_factory=dict, description="var overrides (`--set NAME=VALUE`)")
+    set: dict[str, Any] = Field(default_factory=no_entries, description="var overrides (`--set NAME=VALUE`)")
     inputs: dict[str, str] = Field(
-        default_factory=dict, description="input file overrides (`--input NAME=PATH`), relative to the test file")
+        default_factory=no_entries, description="input file overrides (`--input NAME=PATH`), relative to the test file")
     start: Annotated[Annotated[str, Tag("text")] | Annotated[StartSpec, Tag("other")], Discriminator(_kind)] = Field(
         default="blank", description="the starting chip; a string is shorthand for `snapshot:`")
     expect: Expect = Field(default_factory=lambda: Expect(), description="what must happen (default: exit 0)")

@@ -37,6 +37,8 @@ from fusebook.recipe.types import (
     Name,
     StrictModel,
     Text,
+    no_entries,
+    no_items,
 )
 from fusebook.steps import STEPS
 from fusebook.steps.base import StepBase, kebab
@@ -163,10 +165,10 @@ class IncludedFile(StrictModel):
 
     description: str = ""
     vars: dict[Identifier, Any] = Field(
-        default_factory=dict, description="defaults; the include's `vars:` and the recipe's vars override them",
+        default_factory=no_entries, description="defaults; the include's `vars:` and the recipe's vars override them",
         json_schema_extra=NAMES_ONLY)
-    require: list[Assertion] = Field(default_factory=list)
-    ensure: list[Assertion] = Field(default_factory=list)
+    require: list[Assertion] = Field(default_factory=no_items)
+    ensure: list[Assertion] = Field(default_factory=no_items)
     steps: list[Step]
 
 
@@ -182,15 +184,15 @@ class Recipe(StrictModel):
     name: str = Field(pattern=RECIPE_NAME, description="lower-case letters, digits, - and _")
     description: str = ""
     chip: ChipNames = Field(description="the chip (or chips) the recipe is for")
-    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, json_schema_extra=NAMES_ONLY)
+    inputs: dict[Identifier, InputSpec] = Field(default_factory=no_entries, json_schema_extra=NAMES_ONLY)
     vars: dict[Identifier, Any] = Field(
-        default_factory=dict, description="named values; `--set NAME=VALUE` overrides them",
+        default_factory=no_entries, description="named values; `--set NAME=VALUE` overrides them",
         json_schema_extra=NAMES_ONLY)
     unique: list[Name] = Field(
-        default_factory=list, description="fields whose burned values must differ between units")
-    require: list[Assertion] = Field(default_factory=list, description="must hold on the chip before")
+        default_factory=no_items, description="fields whose burned values must differ between units")
+    require: list[Assertion] = Field(default_factory=no_items, description="must hold on the chip before")
     ensure: list[Assertion] = Field(
-        default_factory=list, description="must hold on the predicted image and on the chip after")
+        default_factory=no_items, description="must hold on the predicted image and on the chip after")
     steps: list[Step]
     extend_efuse_table: str | None = Field(
         None, description="an ESP-IDF custom eFuse table (CSV), relative to the recipe")
@@ -199,7 +201,7 @@ class Recipe(StrictModel):
         "e.g. 1-5000 or 1-100,200-300",
         json_schema_extra={"pattern": r"^\s*[0-9]+(\s*-\s*[0-9]+)?(\s*,\s*[0-9]+(\s*-\s*[0-9]+)?)*\s*$"})
     tests: list[CaseSpec] = Field(
-        default_factory=list, description="test cases run by `fusebook test` (see recipe-test.schema.json)")
+        default_factory=no_items, description="test cases run by `fusebook test` (see recipe-test.schema.json)")
 
     _sources: RecipeSources | None = PrivateAttr(default=None)
 

@@ -379,6 +379,19 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+def no_items() -> list[Any]:
+    """`default_factory` of a list field that may be left out.
+
+    Not `list` itself: pydantic reads a factory's signature, and the first signature of a
+    builtin compiles the tokenize module's patterns, milliseconds of every start-up."""
+    return []
+
+
+def no_entries() -> dict[Any, Any]:
+    """`default_factory` of a mapping field that may be left out (why not `dict`: `no_items`)."""
+    return {}
+
+
 Int = Annotated[int | str, INT]
 Bool = Annotated[bool | str, BOOL]
 Text = Annotated[str, TEXT]

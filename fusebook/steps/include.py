@@ -13,14 +13,14 @@ from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from fusebook.recipe.types import NAMES_ONLY, Identifier, StrictModel
+from fusebook.recipe.types import NAMES_ONLY, Identifier, StrictModel, no_entries
 from fusebook.steps.base import StepBase, StepKind
 
 
 class IncludeArgs(StrictModel):
     file: str = Field(description="a recipe fragment, relative to this file, inside the recipe's directory")
     vars: dict[Identifier, Any] = Field(
-        default_factory=dict, description="values for the vars the fragment declares",
+        default_factory=no_entries, description="values for the vars the fragment declares",
         json_schema_extra=NAMES_ONLY)
 
 
