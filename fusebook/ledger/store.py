@@ -90,6 +90,7 @@ class Ledger:
         self._writer = Writer.current()
         self._create = create
         self._force_page_check = check_pages
+        self._stamp_page_check = False  # set by _page_check_due: record a full check in meta
         #: when every page was last found sound (ISO time, UTC), if this ledger says
         self.pages_checked_at: str | None = None
         self._db: Database = open_database(target, busy_timeout_s)
@@ -164,7 +165,7 @@ class Ledger:
             found = self._inspect()  # again: another station may have created it meanwhile
             version = migrate(db, found or 0)
             self._check_shape()
-            if isinstance(db, SQLiteDatabase) and (checked or found is None):  # new: sound
+            if checked and self._stamp_page_check and isinstance(db, SQLiteDatabase):
                 self.pages_checked_at = _now()
                 for key, value in (("pages_checked_at", self.pages_checked_at),
                                    ("pages_checked_file", _file_identity(db.path))):
@@ -182,14 +183,20 @@ class Ledger:
         another file: a ledger copied in (from a backup, another station) is read in full.
         """
         db = self._db
-        if self._force_page_check or not isinstance(db, SQLiteDatabase):
+        self._stamp_page_check = False
+        if not isinstance(db, SQLiteDatabase):
+            return True
+        if self._force_page_check:
+            self._stamp_page_check = True
             return True
         stamps = {str(r["key"]): str(r["value"]) for r in db.query(
             "SELECT key, value FROM meta WHERE key IN ('pages_checked_at', 'pages_checked_file')")}
         self.pages_checked_at = stamps.get("pages_checked_at")
         try:
-            if (db.path.stat().st_size <= ALWAYS_CHECK_BYTES or not self.pages_checked_at
-                    or stamps.get("pages_checked_file") != _file_identity(db.path)):
+            if db.path.stat().st_size <= ALWAYS_CHECK_BYTES:
+                return True  # checked on every opening: no stamp to write (no write per apply)
+            self._stamp_page_check = True
+            if not self.pages_checked_at or stamps.get("pages_checked_file") != _file_identity(db.path):
                 return True
             age = (datetime.now(timezone.utc) - datetime.fromisoformat(self.pages_checked_at)).total_seconds()
         except (OSError, ValueError, TypeError):
