@@ -3,9 +3,11 @@
 ESP-IDF's `esp_efuse_token_burn()` takes the token `espefuse --show-token` prints before a
 burn: per block, the bits staged in the write registers. espefuse stages the whole value
 of every field (or key, or block data) a command changes, bits already burned included,
-and leaves out a request whose bits are all burned already; on a 3/4-coded block a 6-byte
-group that already holds exactly the staged bytes is left out too. The planner records
-those bits as `BurnPlan.staged`; this module only lays them out.
+and leaves out a request whose bits are all burned already. On a 3/4-coded block it says
+it leaves out a 6-byte group that already holds exactly the staged bytes, yet its token
+still carries that group (espefuse 5.6 clears a copy of the group, not the staged bits),
+so the token here carries it too. The planner records those bits as `BurnPlan.staged`;
+this module only lays them out.
 
 The token carries the raw staged bits, key material included: `has_key_material` tells
 the caller when printing it would show a key.
@@ -13,8 +15,6 @@ the caller when printing it would show a key.
 
 from __future__ import annotations
 
-from fusebook.efuse import coding
-from fusebook.efuse.image import CODING_34
 from fusebook.plan.model import BurnPlan
 from fusebook.snapshot.formats import encode_token
 
@@ -27,16 +27,10 @@ def has_key_material(plan: BurnPlan) -> bool:
 
 
 def _staged_bytes(plan: BurnPlan, block: int) -> bytes:
+    """The block's staged bits as its data bytes (24 of a 3/4-coded ESP32 block's 32)."""
     image = plan.before
     blk = image.chip.blocks[block]
-    staged = bytearray(plan.staged.get(block, 0).to_bytes(blk.words * 4, "little"))
-    if image.coding(blk) == CODING_34:
-        burned = image.blocks[block].to_bytes(blk.words * 4, "little")
-        for g in range(0, 24, coding.GROUP_34):
-            group = slice(g, g + coding.GROUP_34)
-            if any(burned[group]) and staged[group] == burned[group]:
-                staged[group] = bytes(coding.GROUP_34)
-    return bytes(staged[: image.data_bytes(blk)])
+    return plan.staged.get(block, 0).to_bytes(blk.words * 4, "little")[: image.data_bytes(blk)]
 
 
 def staged_write_token(plan: BurnPlan) -> str:

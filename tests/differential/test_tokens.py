@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from fusebook.drivers.controller import controller_for
 from fusebook.virtual.chip import VirtualChip
 
 from ..api_burn import write_recipe
-from .cases_all import ALL_CHIPS, espefuse_actions
+from .cases_all import ALL_CHIPS, ChipCase, espefuse_actions, key_bytes
 from .espefuse_tables import memoised_tables
 from .test_all_chips import CASES, chip_for, prepare
 
@@ -87,3 +88,39 @@ def test_tokens_equal_espefuse(chip_name: str, tmp_path: Path) -> None:
         after = chip_for(case.chip, theirs)
         read = controller_for(VirtualChip(after, theirs, identity=_like_espefuse(after)), after).read_image()
         assert api.efsr_token(read) == _espefuse_dump_token(case.chip, theirs), case.id
+
+
+def _espefuse_burns(chip_name: str, path: Path, steps: list[dict]) -> None:
+    """Burn `steps` into the espefuse file `path` in one batch of their own."""
+    with contextlib.redirect_stdout(io.StringIO()), init_commands(
+        chip=chip_name, virt=True, virt_efuse_file=str(path), do_not_confirm=True
+    ) as cmds:
+        cmds.use_batch_mode()
+        espefuse_actions(chip_for(chip_name, path), steps)(cmds)
+        cmds.burn_all()
+
+
+@pytest.mark.parametrize("setup", [[{"burn_efuse": {"CODING_SCHEME": 1}}], []], ids=["3/4", "none"])
+def test_block_data_already_burned_is_staged_again_as_espefuse_stages_it(
+    setup: list[dict], tmp_path: Path
+) -> None:
+    """ESP32 BLOCK3's bytes 6..11 are burned, then bytes 6..17 starting with the same 6.
+
+    Under 3/4 coding espefuse says it leaves the burned 6-byte group out, yet the token it
+    prints still holds it: both tools stage the whole value.
+    """
+    burned, more = key_bytes(7, 6), key_bytes(8, 6)
+    ours, theirs = tmp_path / "fusebook.bin", tmp_path / "espefuse.bin"
+    prepare(ChipCase("start", "esp32", []), ours, theirs)
+    for steps in (setup, [{"burn_block_data": {"block": "BLOCK3", "offset": 6, "data": burned.hex()}}]):
+        if steps:
+            _espefuse_burns("esp32", theirs, steps)
+    shutil.copy(theirs, ours)
+    case = ChipCase("again", "esp32", [
+        {"burn_block_data": {"block": "BLOCK3", "offset": 6, "data": (burned + more).hex()}}])
+    loaded = api.load_recipe(write_recipe(tmp_path / "recipe", "esp32", case.steps))
+    with api.connect(api.ConnectOptions(virt=True, chip="esp32", efuse_file=ours)) as session:
+        plan = api.plan(loaded, session.read_image()).plan
+    assert plan.writes
+
+    assert api.efsw_token(plan) == _espefuse_shown_token(case, theirs)
