@@ -20,7 +20,7 @@ def _problems(folder: Path, chip: str, step: str, extra: str = "") -> list[tuple
     path.write_text(f"fusebook: 1\nname: t\nchip: {chip}\nsteps:\n  - {step}\n{extra}")
     recipe = load_recipe(path)
     found: list[InputError] = validate_recipe(recipe, [load_chip(c) for c in recipe.chips])
-    return [(p.message, p.hint, f"{p.location.line}:{p.location.column}") for p in found if p.location]
+    return [(p.message, p.hint, f"{p.location.line}:{p.location.column}" if p.location else "nowhere") for p in found]
 
 
 def test_a_purpose_on_esp32_is_named_where_it_is_written(tmp_path: Path) -> None:
