@@ -95,3 +95,39 @@ def test_the_same_key_twice_is_one_request_and_another_key_a_conflict() -> None:
         [w.words for w in plan(ESP32, BLANK, {"burn_key": step}).writes]
     with pytest.raises(PlanError, match="different key"):
         plan(ESP32, BLANK, {"burn_key": step}, {"burn_key": {"block": "BLOCK3", "data": Secret(KEY[::-1])}})
+
+
+@pytest.mark.parametrize(("step", "message"), [
+    ({"data": Secret(KEY)}, "esp32 has no eFuse block ''"),
+    ({"block": "BLOCK9", "data": Secret(KEY)}, "esp32 has no eFuse block 'BLOCK9'"),
+    ({"block": "BLOCK3"}, "burn_key: burn_key needs `data:` (hex) or `file:`"),
+    ({"block": "BLOCK3", "data": "zz"}, "burn_key is not hex bytes"),
+    ({"block": "BLOCK3", "data": Secret(b"\x11" * 32)},
+     "burn_key: the key for BLOCK3 holds a placeholder, not a key: all of its 32 bytes are the same value"),
+])
+def test_what_cannot_be_burned_is_refused_at_the_step(step: dict, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        plan(ESP32, BLANK, {"burn_key": step})
+    assert (caught.value.message, str(caught.value.location)) == (message, HERE)
+
+
+def test_a_key_under_3_4_coding_fills_the_first_24_bytes() -> None:
+    p = plan(ESP32, with_field(BLANK, "CODING_SCHEME", 1), {"burn_key": {"block": "BLOCK3", "data": Secret(KEY[:24])}})
+    assert [(c.field, c.detail) for c in p.changes] == [("BLOCK3", "bytes 0..23"), ("WR_DIS", "bit 9 (BLOCK3)")]
+
+
+def test_a_block_holding_a_bit_the_key_lacks_is_refused() -> None:
+    even = bytes(range(2, 34))  # bit 0 clear
+    one_bit = BLANK.with_blocks(tuple(1 if i == 3 else w for i, w in enumerate(BLANK.blocks)))
+    with pytest.raises(PlanError) as caught:
+        plan(ESP32, one_bit, {"burn_key": {"block": "BLOCK3", "data": Secret(even)}})
+    assert caught.value.message == "BLOCK3: eFuse bits cannot go from 1 to 0 (on the chip: <secret>, wanted: <secret>)"
+    assert plan(ESP32, one_bit, {"burn_key": {"block": "BLOCK3", "data": Secret(KEY)}}).writes  # bit 0 set
+
+
+def test_a_write_protected_block_is_refused_naming_the_block() -> None:
+    with pytest.raises(PlanError) as caught:
+        plan(ESP32, with_field(BLANK, "WR_DIS", 1 << 9), {"burn_key": {"block": "BLOCK3", "data": Secret(KEY)}})
+    assert (caught.value.message, caught.value.hint) == (
+        "BLOCK3 is write-protected on this chip; step 'burn_key' cannot burn it",
+        "write protection is permanent; this unit cannot take the change")

@@ -165,3 +165,40 @@ def _refusal_of(*steps: dict, image: EfuseImage = BLANK) -> PlanError:
         plan(C2, image, *steps)
     assert caught.value.location is not None
     return caught.value
+
+
+@pytest.mark.parametrize(("step", "message"), [
+    ({"purpose": "NOPE", "data": Secret(KEY32)}, "esp32c2 has no key purpose 'NOPE'"),
+    ({"block": "BLOCK9", "purpose": "XTS_AES_128_KEY", "data": Secret(KEY32)}, "esp32c2 has no eFuse block 'BLOCK9'"),
+    ({"purpose": "XTS_AES_128_KEY"}, "burn_key: burn_key needs `data:` (hex) or `file:`"),
+    ({"purpose": "XTS_AES_128_KEY", "data": "zz"}, "burn_key is not hex bytes"),
+    ({"purpose": "SECURE_BOOT_DIGEST", "data": Secret(KEY32[:20])},
+     "burn_key: SECURE_BOOT_DIGEST takes a 16-byte key, got 20 bytes"),  # only a 32-byte digest is cut
+    ({"purpose": "XTS_AES_128_KEY", "data": Secret(b"\x11" * 32)},
+     "burn_key: the key for BLOCK_KEY0 holds a placeholder, not a key: all of its 32 bytes are the same value"),
+])
+def test_what_cannot_be_burned_is_refused_at_the_step(step: dict, message: str) -> None:
+    assert _refusal(step).message == message
+
+
+def test_a_full_key_over_a_half_hidden_block_is_refused_even_when_locked() -> None:
+    e = _refusal({"purpose": "XTS_AES_128_KEY", "data": Secret(KEY32)}, _with_rd_dis(1 << 0, wr_dis=1 << 7), PlanError)
+    assert e.message == "burn_key: BLOCK_KEY0 is read-protected; its content cannot be changed"
+
+
+def test_a_key_over_one_with_a_bit_more_is_refused_not_taken_as_burned() -> None:
+    stored = int.from_bytes(KEY32[::-1], "little")
+    stray = next(1 << b for b in range(256) if not (stored >> b) & 1)
+    blocks = list(BLANK.blocks)
+    blocks[3] = stored | stray
+    e = _refusal({"purpose": "XTS_AES_128_KEY", "data": Secret(KEY32)}, BLANK.with_blocks(tuple(blocks)), PlanError)
+    assert e.message.startswith("BLOCK_KEY0: eFuse bits cannot go from 1 to 0")
+    blocks[3] = stored
+    assert plan(C2, BLANK.with_blocks(tuple(blocks)), {"burn_key": {"purpose": "XTS_AES_128_KEY",
+                                                                    "data": Secret(KEY32)}}).writes
+
+
+def test_a_key_for_a_write_protected_block_is_refused_naming_the_block() -> None:
+    e = _refusal({"purpose": "XTS_AES_128_KEY", "data": Secret(KEY32)}, with_field(BLANK, "WR_DIS", 1 << 7), PlanError)
+    assert (e.message, e.hint) == ("BLOCK_KEY0 is write-protected on this chip; step 'burn_key' cannot burn it",
+                                   "write protection is permanent; this unit cannot take the change")
