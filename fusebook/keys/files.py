@@ -70,7 +70,14 @@ def parse_key(
     return Secret(key)
 
 
-def refuse_placeholder(key: bytes, name: str, location: SourceLocation | None) -> None:
+#: How to make a real key, by the kind of key a placeholder stood for.
+GENERATE_KEY_HINT = "generate a real key, e.g. `espsecure generate-flash-encryption-key KEY.bin`"
+GENERATE_ECDSA_KEY_HINT = ("generate a real key on the purpose's curve, e.g. "
+                           "`espsecure generate-signing-key --version 2 --scheme ecdsa256 KEY.pem`")
+
+
+def refuse_placeholder(key: bytes, name: str, location: SourceLocation | None,
+                       hint: str = GENERATE_KEY_HINT) -> None:
     """A key whose bytes are all the same is a placeholder: refused, since a burned key stays.
 
     The message says how long the key is, never which value its bytes hold.
@@ -78,8 +85,7 @@ def refuse_placeholder(key: bytes, name: str, location: SourceLocation | None) -
     if key and len(set(key)) == 1:
         raise InputError(
             f"{name} holds a placeholder, not a key: all of its {len(key)} bytes are the same value",
-            location=location,
-            hint="generate a real key, e.g. `espsecure generate-flash-encryption-key KEY.bin`",
+            location=location, hint=hint,
         )
 
 

@@ -85,13 +85,13 @@ def _ecdsa_key(args: dict[str, Any], files: StepFiles, chip: ChipDef,
                origin: SourceLocation | None) -> dict[str, Any]:
     """ECDSA purposes take a private key PEM; burn its scalar, padded as espefuse does."""
     from fusebook.keys.ecdsa import ecdsa_key_block_data, ecdsa_private_key_bytes
-    from fusebook.keys.files import refuse_placeholder
+    from fusebook.keys.files import GENERATE_ECDSA_KEY_HINT, refuse_placeholder
 
     raw = material(args.get("file") if args.get("file") is not None else args.get("data"))
     if b"-----BEGIN" not in raw:
         return args  # raw key bytes: burned as given
     key = files.derived_key("ecdsa", chip.name, raw, lambda: ecdsa_private_key_bytes(raw))
-    refuse_placeholder(key.reveal(), "the ECDSA private key", origin)
+    refuse_placeholder(key.reveal(), "the ECDSA private key", origin, hint=GENERATE_ECDSA_KEY_HINT)
     blocks = ecdsa_key_block_data(
         key, str(args.get("purpose")), chip_purposes=[kp.name for kp in chip.key_purposes],
         location=origin,

@@ -82,6 +82,7 @@ def test_an_ecdsa_key_that_is_a_placeholder_is_refused_at_the_step(tmp_path: Pat
     (tmp_path / "k.pem").write_bytes(private_pem(placeholder))
     e = _refused(tmp_path, "esp32h2", "{block: BLOCK_KEY2, purpose: ECDSA_KEY, file: k.pem}")
     assert e.message == "the ECDSA private key holds a placeholder, not a key: all of its 32 bytes are the same value"
+    assert e.hint and "generate-signing-key" in e.hint and "flash-encryption" not in e.hint
 
 
 def test_an_ecdsa_key_on_the_wrong_curve_is_refused_at_the_step(tmp_path: Path) -> None:
