@@ -138,7 +138,7 @@ def size_hint(raw: bytes, sizes: Collection[int], *, hex_given: bool = False) ->
     if not hex_given and _is_hex_text(raw) and len(_strip(raw)) // 2 in sizes:
         return ("the file looks like hex text: declare it as an input with `format: hex` and pass "
                 "`data: \"{{ inputs.NAME | hex }}\"`, or convert it with `xxd -r -p KEY.hex KEY.bin`")
-    if raw.endswith(b"\n") and len(raw.rstrip(b"\r\n")) in sizes:
+    if raw.endswith(b"\n") and len(raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]) in sizes:
         return ("the file ends with a line break after the key; a raw key file holds only the key "
                 "bytes (write it with `head -c 32 /dev/urandom > KEY.bin`, not an editor)")
     if b"PUBLIC KEY-----" in raw:
