@@ -129,3 +129,9 @@ def test_a_templated_value_is_refused_only_for_a_field_wholly_past_the_data(tmp_
                              "under its coding scheme BLOCK3 holds 192 data bits (0..191)",
          "move PAST below bit 192 in the custom eFuse table")]
     assert api.validate_recipe(recipe, EfuseImage.blank(ESP32)).problems == ()
+
+
+def test_a_digest_for_a_block_the_chip_lacks_is_named_at_the_block(tmp_path: Path) -> None:
+    (tmp_path / "sb.pub.pem").write_text("")
+    step = "  - burn_key_digest: {block: NO_SUCH, purpose: SECURE_BOOT_DIGEST0, file: sb.pub.pem}\n"
+    assert _problems(tmp_path, "esp32c3", step) == [("InputError", "5:30 esp32c3 has no eFuse block 'NO_SUCH'")]

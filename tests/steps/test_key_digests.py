@@ -48,6 +48,11 @@ def test_a_digest_without_a_purpose_or_with_a_key_purpose_is_refused() -> None:
     assert e.message == "burn_key_digest: XTS_AES_128_KEY is not a secure boot digest purpose"
 
 
+def test_a_purpose_the_chip_lacks_is_refused_at_the_step() -> None:
+    e = _refused("esp32c3", {"block": "BLOCK_KEY0", "purpose": "NO_SUCH", "digest": DIGEST})
+    assert e.message == "esp32c3 has no key purpose 'NO_SUCH'"
+
+
 def test_a_digest_that_was_never_worked_out_is_refused() -> None:
     e = _refused("esp32c3", {"block": "BLOCK_KEY0", "purpose": "SECURE_BOOT_DIGEST0"})
     assert e.message == "burn_key_digest: the key's digest was not computed"
@@ -81,3 +86,10 @@ def test_the_esp32c2_digest_takes_its_one_purpose_and_the_high_half() -> None:
     p = plan(c2, blank, {"burn_key_digest": {"digest": DIGEST}})
     assert [(ch.field, ch.after, ch.secret) for ch in p.changes] == [
         ("BLOCK_KEY0_HI_128", DIGEST[:16].hex(), False), ("WR_DIS", 1, False)]
+
+
+def test_an_esp32_digest_stays_readable_in_a_block_named_for_a_read_protected_key() -> None:
+    """`secure_boot_v1` names BLOCK2, whose keys are read-protected by default: never a digest."""
+    esp32, blank = _blank("esp32")
+    p = plan(esp32, blank, {"burn_key_digest": {"block": "secure_boot_v1", "digest": DIGEST}})
+    assert [(ch.field, ch.detail) for ch in p.changes] == [("BLOCK2", None), ("WR_DIS", "bit 8 (BLOCK2)")]
