@@ -92,3 +92,10 @@ def test_a_recipe_for_two_chips_works_the_digest_out_for_each(tmp_path: Path, p2
     h2 = _plan(loaded, "esp32h2").plan
     assert c6.after.blocks[4] == h2.after.blocks[4] == int.from_bytes(secure_boot_v2_digest(public_pem(p256)), "little")
     assert (len(c6.warnings), len(h2.warnings)) == (0, 1)
+
+
+def test_a_template_that_gives_no_key_file_is_refused_at_the_step(tmp_path: Path) -> None:
+    step = ("  - burn_key_digest: \"{{ {'block': 'BLOCK_KEY0', 'purpose': 'SECURE_BOOT_DIGEST0', "
+            "'file': none} }}\"\n")
+    e = _refused(_loaded(tmp_path, "esp32c6", None, step), "esp32c6")
+    assert (e.message, e.location.column if e.location else None) == ("burn_key_digest needs `file:` (a key PEM)", 5)
