@@ -88,8 +88,15 @@ def test_the_esp32c2_digest_takes_its_one_purpose_and_the_high_half() -> None:
         ("BLOCK_KEY0_HI_128", DIGEST[:16].hex(), False), ("WR_DIS", 1, False)]
 
 
-def test_an_esp32_digest_stays_readable_in_a_block_named_for_a_read_protected_key() -> None:
-    """`secure_boot_v1` names BLOCK2, whose keys are read-protected by default: never a digest."""
+def test_an_esp32_digest_is_refused_in_a_block_named_for_a_key() -> None:
+    """`secure_boot_v1` names BLOCK2 for a V1 key, burned byte-reversed and read-protected:
+    a digest burned so would never match what the ROM computes."""
+    for name in ("secure_boot_v1", "flash_encryption"):
+        e = _refused("esp32", {"block": name, "digest": DIGEST})
+        assert (e.message, e.hint) == (f"burn_key_digest: {name} names a block for a key, not for a secure boot v2 "
+                                       "digest", "write `block: BLOCK2` (or leave `block:` out)")
     esp32, blank = _blank("esp32")
-    p = plan(esp32, blank, {"burn_key_digest": {"block": "secure_boot_v1", "digest": DIGEST}})
-    assert [(ch.field, ch.detail) for ch in p.changes] == [("BLOCK2", None), ("WR_DIS", "bit 8 (BLOCK2)")]
+    for name in ("secure_boot_v2", "BLOCK2", 2):
+        p = plan(esp32, blank, {"burn_key_digest": {"block": name, "digest": DIGEST}})
+        assert [(ch.field, ch.detail) for ch in p.changes] == [("BLOCK2", None), ("WR_DIS", "bit 8 (BLOCK2)")]
+        assert p.after.blocks[2] == int.from_bytes(DIGEST, "little")
