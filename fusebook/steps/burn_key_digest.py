@@ -88,6 +88,11 @@ def requests(ctx: PlanContext, op: Operation) -> None:
             raise step_error(op, f"burn_key_digest needs the NONE coding scheme on {chip.description}",
                              cls=PlanError)
         block = fixed.block if _absent(op, "block") else step.block
+        if str(block) in chip.key_block_names:
+            # a name for a key block (`secure_boot_v1`) would burn the digest byte-reversed,
+            # as that key is: the ROM would never match it
+            raise step_error(op, f"{block} names a block for a key, not for a secure boot v2 digest",
+                             hint=f"write `block: {fixed.block}` (or leave `block:` out)")
         burn(ctx, op, dataclasses.replace(key, block=block, read_protect=False))
         return
     if not step.purpose and chip.purposes_by_target:

@@ -19,10 +19,14 @@ S3 = load_chip("esp32s3")
 
 
 
-def _problems(tmp_path: Path, chip: str, steps: str, image: EfuseImage | None = None) -> list[tuple[str, str]]:
+def _recipe(tmp_path: Path, chip: str, steps: str, head: str = "") -> Path:
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"fusebook: 1\nname: r\nchip: {chip}\nsteps:\n{steps}")
-    found = api.validate_recipe(recipe, image)
+    recipe.write_text(f"fusebook: 1\nname: r\nchip: {chip}\n{head}steps:\n{steps}")
+    return recipe
+
+
+def _problems(tmp_path: Path, chip: str, steps: str, image: EfuseImage | None = None) -> list[tuple[str, str]]:
+    found = api.validate_recipe(_recipe(tmp_path, chip, steps), image)
     return [(type(p).__name__, f"{p.location.line}:{p.location.column} {p.message}") for p in found.problems]
 
 
@@ -86,3 +90,48 @@ def test_a_chip_without_the_regulator_fields_refuses_the_step() -> None:
         plan(chip, EfuseImage.blank(chip), {"set_flash_voltage": "3.3V"})
     assert caught.value.message == f"set_flash_voltage: {chip.description} has no flash voltage regulator eFuses"
     assert str(caught.value.location) == "r.yaml:1:5"
+
+
+def test_a_read_only_field_is_named_at_its_name(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - burn_efuse: {SOFT_DIS_JTAG: 1, WAFER_VERSION_MINOR: 1}\n") == [
+        ("InputError", "5:36 WAFER_VERSION_MINOR is computed or read-only on esp32c3 and cannot be burned")]
+
+
+def test_a_templated_name_is_left_to_the_plan_and_the_names_after_it_are_checked(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - burn_efuse: {\"{{ 'SOFT_DIS_JTAG' }}\": 1, NO_SUCH: 1}\n") == [
+        ("InputError", "5:46 esp32c3 has no eFuse field 'NO_SUCH'")]
+
+
+def test_a_key_purpose_is_checked_by_its_name_with_and_without_a_chip_read(tmp_path: Path) -> None:
+    steps = "  - burn_efuse: {KEY_PURPOSE_0: XTS_AES_128_KEY, KEY_PURPOSE_1: NO_SUCH_PURPOSE}\n"
+    for image in (None, EfuseImage.blank(load_chip("esp32c3"))):
+        found = _problems(tmp_path, "esp32c3", steps, image)
+        assert [f[0] for f in found] == ["InputError"] and found[0][1].startswith("5:65 ")
+        assert "NO_SUCH_PURPOSE" in found[0][1]
+
+
+def test_a_value_that_cannot_fit_its_field_is_one_problem_with_a_chip_read_too(tmp_path: Path) -> None:
+    coded = with_field(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
+    assert _problems(tmp_path, "esp32", "  - burn_efuse: {CUSTOM_MAC_CRC: 999}\n", coded) == [
+        ("InputError", "5:34 999 does not fit CUSTOM_MAC_CRC (8 bits)")]
+
+
+def test_a_templated_value_is_refused_only_for_a_field_wholly_past_the_data(tmp_path: Path) -> None:
+    """Under 3/4 coding BLOCK3 holds bits 0..191: a field at bit 191 may fit, one at 192 cannot."""
+    (tmp_path / "t.csv").write_text("LAST, EFUSE_BLK3, 191, 1, the last data bit\n"
+                                    "PAST, EFUSE_BLK3, 192, 8, past the data\n")
+    coded = with_field(EfuseImage.blank(ESP32), "CODING_SCHEME", 1)
+    recipe = _recipe(tmp_path, "esp32", "  - burn_efuse: {LAST: \"{{ 1 }}\", PAST: \"{{ 1 }}\"}\n",
+                     head="extend_efuse_table: t.csv\n")
+    found = api.validate_recipe(recipe, coded).problems
+    assert [(type(p).__name__, p.location.line, p.location.column, p.message, p.hint) for p in found] == [
+        ("PlanError", 6, 35, "PAST (bits 192..199 of BLOCK3) does not fit this chip: "
+                             "under its coding scheme BLOCK3 holds 192 data bits (0..191)",
+         "move PAST below bit 192 in the custom eFuse table")]
+    assert api.validate_recipe(recipe, EfuseImage.blank(ESP32)).problems == ()
+
+
+def test_a_digest_for_a_block_the_chip_lacks_is_named_at_the_block(tmp_path: Path) -> None:
+    (tmp_path / "sb.pub.pem").write_text("")
+    step = "  - burn_key_digest: {block: NO_SUCH, purpose: SECURE_BOOT_DIGEST0, file: sb.pub.pem}\n"
+    assert _problems(tmp_path, "esp32c3", step) == [("InputError", "5:30 esp32c3 has no eFuse block 'NO_SUCH'")]

@@ -48,6 +48,11 @@ def test_a_digest_without_a_purpose_or_with_a_key_purpose_is_refused() -> None:
     assert e.message == "burn_key_digest: XTS_AES_128_KEY is not a secure boot digest purpose"
 
 
+def test_a_purpose_the_chip_lacks_is_refused_at_the_step() -> None:
+    e = _refused("esp32c3", {"block": "BLOCK_KEY0", "purpose": "NO_SUCH", "digest": DIGEST})
+    assert e.message == "esp32c3 has no key purpose 'NO_SUCH'"
+
+
 def test_a_digest_that_was_never_worked_out_is_refused() -> None:
     e = _refused("esp32c3", {"block": "BLOCK_KEY0", "purpose": "SECURE_BOOT_DIGEST0"})
     assert e.message == "burn_key_digest: the key's digest was not computed"
@@ -81,3 +86,17 @@ def test_the_esp32c2_digest_takes_its_one_purpose_and_the_high_half() -> None:
     p = plan(c2, blank, {"burn_key_digest": {"digest": DIGEST}})
     assert [(ch.field, ch.after, ch.secret) for ch in p.changes] == [
         ("BLOCK_KEY0_HI_128", DIGEST[:16].hex(), False), ("WR_DIS", 1, False)]
+
+
+def test_an_esp32_digest_is_refused_in_a_block_named_for_a_key() -> None:
+    """`secure_boot_v1` names BLOCK2 for a V1 key, burned byte-reversed and read-protected:
+    a digest burned so would never match what the ROM computes."""
+    for name in ("secure_boot_v1", "flash_encryption"):
+        e = _refused("esp32", {"block": name, "digest": DIGEST})
+        assert (e.message, e.hint) == (f"burn_key_digest: {name} names a block for a key, not for a secure boot v2 "
+                                       "digest", "write `block: BLOCK2` (or leave `block:` out)")
+    esp32, blank = _blank("esp32")
+    for name in ("secure_boot_v2", "BLOCK2", 2):
+        p = plan(esp32, blank, {"burn_key_digest": {"block": name, "digest": DIGEST}})
+        assert [(ch.field, ch.detail) for ch in p.changes] == [("BLOCK2", None), ("WR_DIS", "bit 8 (BLOCK2)")]
+        assert p.after.blocks[2] == int.from_bytes(DIGEST, "little")

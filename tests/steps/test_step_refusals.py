@@ -71,10 +71,29 @@ def test_a_field_and_its_alias_with_different_values_name_both_places() -> None:
         assert e.message == "keys: KEY0 and BLOCK_KEY0 are both BLOCK_KEY0, with different values"
         assert e.hint == "keep one of them"
         assert e.location is not None
+        assert e.related == (SourceLocation("r.yaml", 4, 5),)  # no place per name: the step's, for both
     else:
         pytest.fail("two values for one field planned")
     same = Operation("burn_efuse", {"KEY0": "11" * 32, "BLOCK_KEY0": "11" * 32}, "keys", first)
     assert build_plan(C3, EfuseImage.blank(C3), step_requests(C3, EfuseImage.blank(C3), [same])).writes
+
+
+def test_a_field_named_twice_with_one_value_is_burned_once_and_the_fields_after_it_too() -> None:
+    p = plan(C3, EfuseImage.blank(C3), {"burn_efuse": {"KEY0": "11" * 32, "BLOCK_KEY0": "11" * 32,
+                                                       "SOFT_DIS_JTAG": 1}})
+    assert [c.field for c in p.changes] == ["BLOCK_KEY0", "SOFT_DIS_JTAG"]
+
+
+def test_a_template_that_gives_no_fields_is_refused_at_the_step() -> None:
+    """`burn_efuse: "{{ {} }}"` renders to an empty mapping, which the recipe's model never sees."""
+    assert _refused({"burn_efuse": {}}).message == "burn_efuse: burn_efuse takes a mapping of field names to values"
+
+
+def test_a_key_purpose_a_silicon_erratum_forbids_in_that_field_is_refused() -> None:
+    e = _refused({"burn_efuse": {"KEY_PURPOSE_5": "XTS_AES_128_KEY"}}, cls=PlanError)
+    assert (e.message, e.hint) == (
+        "burn_efuse: KEY_PURPOSE_5 cannot hold XTS_AES_128_KEY on ESP32-C3 (a silicon erratum)", "use another key block")
+    assert plan(C3, EfuseImage.blank(C3), {"burn_efuse": {"KEY_PURPOSE_4": "XTS_AES_128_KEY"}}).writes
 
 
 def test_read_protect_refuses_names_without_a_read_disable_bit() -> None:
