@@ -27,10 +27,24 @@ class BurnKeyDigestStep(StepBase):
     burn_key_digest: Annotated[BurnKeyDigestArgs | str, OrTemplate(BurnKeyDigestArgs)]
 
 
+def _names_a_key_block(chip: ChipDef, block: Any) -> tuple[str, str] | None:
+    """(message, hint) when `block` is a name for a key block on a chip whose digest has a
+    block of its own (ESP32's `secure_boot_v1`): the key's byte reversal would burn the digest
+    reversed, and the ROM would never match it."""
+    fixed = chip.digest_block
+    if fixed is None or str(block) not in chip.key_block_names:
+        return None
+    return (f"{block} names a block for a key, not for a secure boot v2 digest",
+            f"write `block: {fixed.block}` (or leave `block:` out)")
+
+
 def check(c: StepCheck, args: Any) -> None:
     if isinstance(args, str):
         return
     c.block(args.block, "block")
+    refused = _names_a_key_block(c.chip, args.block) if args.block is not None else None
+    if refused:
+        c.fail(refused[0], c.at("block"), refused[1])
     check_purpose(c, args, digest=True)
     c.file(args.file, "file")
 
@@ -88,11 +102,9 @@ def requests(ctx: PlanContext, op: Operation) -> None:
             raise step_error(op, f"burn_key_digest needs the NONE coding scheme on {chip.description}",
                              cls=PlanError)
         block = fixed.block if _absent(op, "block") else step.block
-        if str(block) in chip.key_block_names:
-            # a name for a key block (`secure_boot_v1`) would burn the digest byte-reversed,
-            # as that key is: the ROM would never match it
-            raise step_error(op, f"{block} names a block for a key, not for a secure boot v2 digest",
-                             hint=f"write `block: {fixed.block}` (or leave `block:` out)")
+        refused = _names_a_key_block(chip, block)
+        if refused:
+            raise step_error(op, refused[0], hint=refused[1])
         burn(ctx, op, dataclasses.replace(key, block=block, read_protect=False))
         return
     if not step.purpose and chip.purposes_by_target:

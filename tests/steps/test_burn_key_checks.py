@@ -53,3 +53,12 @@ def test_a_missing_key_file_is_named_where_the_file_is_written(tmp_path: Path) -
         (f"file nope.bin does not exist (looked at {tmp_path}/nope.bin)", None, "5:56")]
     (tmp_path / "nope.bin").write_bytes(b"\x01" * 32)
     assert _problems(tmp_path, "esp32c3", "burn_key: {block: BLOCK_KEY1, purpose: USER, file: nope.bin}") == []
+
+
+def test_validate_refuses_a_digest_in_a_block_named_for_an_esp32_key(tmp_path: Path) -> None:
+    (tmp_path / "k.pem").write_text("")
+    assert _problems(tmp_path, "esp32", "burn_key_digest: {block: secure_boot_v1, file: k.pem}") == [
+        ("secure_boot_v1 names a block for a key, not for a secure boot v2 digest",
+         "write `block: BLOCK2` (or leave `block:` out)", "5:30")]
+    assert _problems(tmp_path, "esp32", "burn_key_digest: {block: secure_boot_v2, file: k.pem}") == []
+    assert _problems(tmp_path, "esp32", "burn_key_digest: {file: k.pem}") == []
