@@ -35,7 +35,7 @@ def _names_a_key_block(chip: ChipDef, block: Any) -> tuple[str, str] | None:
     if fixed is None or str(block) not in chip.key_block_names:
         return None
     return (f"{block} names a block for a key, not for a secure boot v2 digest",
-            f"write `block: {fixed.block}` (or leave `block:` out)")
+            f"write `block: {fixed.block}`")
 
 
 def check(c: StepCheck, args: Any) -> None:

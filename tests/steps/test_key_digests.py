@@ -94,7 +94,7 @@ def test_an_esp32_digest_is_refused_in_a_block_named_for_a_key() -> None:
     for name in ("secure_boot_v1", "flash_encryption"):
         e = _refused("esp32", {"block": name, "digest": DIGEST})
         assert (e.message, e.hint) == (f"burn_key_digest: {name} names a block for a key, not for a secure boot v2 "
-                                       "digest", "write `block: BLOCK2` (or leave `block:` out)")
+                                       "digest", "write `block: BLOCK2`")
     esp32, blank = _blank("esp32")
     for name in ("secure_boot_v2", "BLOCK2", 2):
         p = plan(esp32, blank, {"burn_key_digest": {"block": name, "digest": DIGEST}})
