@@ -234,3 +234,15 @@ def test_a_plan_is_a_value_that_carries_its_coded_words() -> None:
     usr = next(w for w in burn.writes if w.block_name == "BLOCK_USR_DATA")
     assert usr.words == coding.rs_encode(usr.expected.to_bytes(32, "little"))
     assert usr.words[0] == 0x0102
+
+
+def test_a_protection_bit_reads_as_what_it_protects_the_first_three_and_how_many_more() -> None:
+    bits = {"WR_DIS": (1 << 1) | (1 << 3) | (1 << 5) | (1 << 6), "RD_DIS": 1 << 3}
+    p = plan(ESP32, EfuseImage.blank(ESP32), {"burn_efuse": bits})
+    assert [(c.field, c.detail) for c in p.changes] == [
+        ("WR_DIS", "bit 1 (nothing named)"),  # it protects WR_DIS itself, which is left unsaid
+        ("WR_DIS", "bit 3 (MAC, MAC_CRC, DISABLE_APP_CPU and 3 more)"),
+        ("WR_DIS", "bit 5 (XPD_SDIO_REG, XPD_SDIO_TIEH, XPD_SDIO_FORCE)"),
+        ("WR_DIS", "bit 6 (SPI_PAD_CONFIG_CLK, SPI_PAD_CONFIG_Q, SPI_PAD_CONFIG_D and 1 more)"),
+        ("RD_DIS", "bit 3 (BLK3_PART_RESERVE, FLASH_CRYPT_CONFIG, CODING_SCHEME and 1 more)"),
+    ]

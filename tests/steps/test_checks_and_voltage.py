@@ -3,6 +3,7 @@ set_flash_voltage refuses once the regulator's fields are burned."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,70 @@ def test_a_digest_for_a_block_the_chip_lacks_is_named_at_the_block(tmp_path: Pat
     (tmp_path / "sb.pub.pem").write_text("")
     step = "  - burn_key_digest: {block: NO_SUCH, purpose: SECURE_BOOT_DIGEST0, file: sb.pub.pem}\n"
     assert _problems(tmp_path, "esp32c3", step) == [("InputError", "5:30 esp32c3 has no eFuse block 'NO_SUCH'")]
+
+
+def _hints(tmp_path: Path, chip: str, steps: str) -> list[tuple[str, str | None]]:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"fusebook: 1\nname: r\nchip: {chip}\nsteps:\n{steps}")
+    return [(f"{p.location.line}:{p.location.column} {p.message}", p.hint)
+            for p in api.validate_recipe(recipe).problems]
+
+
+def test_an_unknown_block_is_named_at_the_block_and_nothing_else_is_checked(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - burn_bit: {block: NO_SUCH, bits: [999]}\n") == [
+        ("InputError", "5:23 esp32c3 has no eFuse block 'NO_SUCH'")]
+    assert _problems(tmp_path, "esp32c3", "  - burn_bit: {block: 99, bits: [999]}\n") == [
+        ("InputError", "5:23 esp32c3 has no block 99")]
+    assert _problems(tmp_path, "esp32c3", f"  - burn_block_data: {{block: NO_SUCH, data: '{'ff' * 64}'}}\n") == [
+        ("InputError", "5:30 esp32c3 has no eFuse block 'NO_SUCH'")]
+
+
+def test_a_missing_data_file_is_named_at_the_file(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - burn_block_data: {block: BLOCK3, file: missing.bin}\n") == [
+        ("InputError", f"5:44 file missing.bin does not exist (looked at {tmp_path / 'missing.bin'})")]
+    (tmp_path / "there.bin").write_bytes(b"\x01")
+    assert _problems(tmp_path, "esp32c3", "  - burn_block_data: {block: BLOCK3, file: there.bin}\n") == []
+
+
+def test_block_data_fits_up_to_the_last_byte_of_its_block(tmp_path: Path) -> None:
+    full, most = "ff" * 32, "ff" * 31
+    for fits in (f"{{block: BLOCK3, data: '{full}'}}", f"{{block: BLOCK3, offset: 1, data: '{most}'}}",
+                 f"{{block: BLOCK3, offset: '{{{{ 1 }}}}', data: '{full}'}}"):
+        assert _problems(tmp_path, "esp32c3", f"  - burn_block_data: {fits}\n") == [], fits
+    assert _problems(tmp_path, "esp32c3", f"  - burn_block_data: {{block: BLOCK3, offset: 1, data: '{full}'}}\n") == [
+        ("InputError", "5:55 32 bytes at offset 1 do not fit BLOCK_USR_DATA (32 bytes)")]
+    assert _problems(tmp_path, "esp32c3", f"  - burn_block_data: {{block: BLOCK3, data: '{full}ff'}}\n") == [
+        ("InputError", "5:44 33 bytes at offset 0 do not fit BLOCK_USR_DATA (32 bytes)")]
+
+
+def test_a_block_is_checked_for_the_disable_bit_the_step_burns(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [BLOCK_SYS_DATA]\n") == []
+    assert _problems(tmp_path, "esp32c3", "  - read_protect_efuse: [BLOCK_SYS_DATA]\n") == [
+        ("InputError", "5:26 BLOCK_SYS_DATA has no read-disable bit on esp32c3")]
+    assert _problems(tmp_path, "esp32c3", "  - read_protect_efuse: [BLOCK_KEY0]\n") == []
+
+
+def test_every_name_of_a_protection_list_is_checked_past_a_template_or_an_unknown_name(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [\"{{ 'NO_SUCH' }}\", BLOCK0]\n") == [
+        ("InputError", "5:46 BLOCK0 has no write-disable bit on esp32c3")]
+    assert _problems(tmp_path, "esp32c3", "  - write_protect_efuse: [NO_SUCH, BLOCK0]\n") == [
+        ("InputError", "5:27 esp32c3 has no eFuse field 'NO_SUCH'"),
+        ("InputError", "5:36 BLOCK0 has no write-disable bit on esp32c3")]
+
+
+def test_an_unknown_protection_name_in_a_recipe_for_several_chips_says_how_to_leave_it_out(tmp_path: Path) -> None:
+    assert _hints(tmp_path, "[esp32c3, esp32s3]", "  - write_protect_efuse: [NO_SUCH]\n") == [
+        (f"5:27 {chip} has no eFuse field 'NO_SUCH'",
+         f"`fusebook fields {chip}` lists them (or leave the step out there with `when: \"chip.name != '{chip}'\"`)")
+        for chip in ("esp32c3", "esp32s3")]
+
+
+def test_a_chip_without_a_custom_mac_field_refuses_the_step_where_it_stands(tmp_path: Path) -> None:
+    c3 = load_chip("esp32c3")
+    no_mac = dataclasses.replace(c3, fields=tuple(f for f in c3.fields if f.name != "CUSTOM_MAC"))
+    assert _problems(tmp_path, "esp32c3", "  - burn_custom_mac: '02:00:00:00:00:01'\n", EfuseImage.blank(no_mac)) == [
+        ("InputError", "5:22 esp32c3 has no custom MAC field")]
+    with pytest.raises(InputError) as caught:
+        plan(no_mac, EfuseImage.blank(no_mac), {"burn_custom_mac": "02:00:00:00:00:01"})
+    assert caught.value.message == f"burn_custom_mac: {c3.description} has no custom MAC field"
+    assert str(caught.value.location) == "r.yaml:1:5"

@@ -3,8 +3,11 @@ second half of a two-block key goes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from fusebook import api
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
@@ -83,3 +86,33 @@ def test_the_second_half_of_a_two_block_key_takes_the_next_free_block() -> None:
     e = _refused({"burn_key": {"block": "BLOCK_KEY4", "purpose": "XTS_AES_256_KEY",
                                "data": Secret(bytes(range(64)))}}, s2, image, PlanError)
     assert e.message == "burn_key: this key takes two free key blocks; only one is free"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"block": "BLOCK3"}, "burn_block_data: burn_block_data needs `data:` (hex) or `file:`"),
+    ({"block": "BLOCK3", "data": "zz"}, "burn_block_data is not hex bytes"),
+    ({"block": "BLOCK3", "file": "d.bin"}, "burn_block_data: burn_block_data file 'd.bin' was not loaded"),
+])
+def test_block_data_that_cannot_be_read_is_refused_at_the_step(args: dict, message: str) -> None:
+    assert _refused({"burn_block_data": args}).message == message
+
+
+def _planned_from_file(tmp_path: Path, content: bytes | None) -> api.BurnPlan:
+    if content is not None:
+        (tmp_path / "d.bin").write_bytes(content)
+    (tmp_path / "r.yaml").write_text("fusebook: 1\nname: r\nchip: esp32c3\nsteps:\n"
+                                     "  - burn_block_data: {block: BLOCK3, offset: 2, file: d.bin}\n")
+    return api.plan(api.load_recipe(tmp_path / "r.yaml"), api.load_snapshot("blank", "esp32c3")).plan
+
+
+def test_block_data_from_a_file_is_plain_data_in_the_plan(tmp_path: Path) -> None:
+    p = _planned_from_file(tmp_path, b"\x01\x02")
+    assert [(c.field, c.detail, c.before, c.after, c.secret) for c in p.changes] == [
+        ("BLOCK_USR_DATA", "bytes 2..3", "0000", "0102", False)]
+
+
+def test_a_data_file_gone_by_planning_is_named_at_its_step(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        _planned_from_file(tmp_path, None)
+    assert caught.value.message == "file d.bin: no such file"
+    assert str(caught.value.location) == f"{tmp_path / 'r.yaml'}:5:5"

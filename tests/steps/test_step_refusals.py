@@ -120,3 +120,51 @@ def test_the_esp32_digest_block_stays_readable_once_secure_boot_v2_is_on() -> No
     e = _refused({"read_protect_efuse": ["BLOCK2"]}, ESP32, on, PlanError)
     assert e.message == "read_protect_efuse: secure boot v2 is on: BLOCK2 must stay readable"
     assert plan(ESP32, on, {"read_protect_efuse": ["BLOCK3"]}).warnings == ()
+
+
+def test_burn_bit_sets_bit_0_only_when_asked_and_names_the_block_it_burns() -> None:
+    p = plan(C3, EfuseImage.blank(C3), {"burn_bit": {"block": "BLOCK3", "bits": [5]}})
+    assert p.after.blocks[3] == 1 << 5
+    assert [(c.field, c.before, c.after) for c in p.changes] == [("BLOCK_USR_DATA", "00", "01")]
+
+
+def test_burn_bit_into_a_write_protected_block_is_refused_naming_the_block() -> None:
+    locked = with_field(EfuseImage.blank(C3), "WR_DIS", 1 << C3.block("BLOCK3").wr_dis)  # type: ignore[operator]
+    e = _refused({"burn_bit": {"block": "BLOCK3", "bits": [5]}}, image=locked, cls=PlanError)
+    assert e.message == "BLOCK_USR_DATA is write-protected on this chip; step 'burn_bit' cannot burn it"
+
+
+@pytest.mark.parametrize("step", [
+    {"burn_bit": {"block": "NO_SUCH", "bits": [1]}},
+    {"burn_block_data": {"block": "NO_SUCH", "data": b"\x01"}},
+])
+def test_an_unknown_block_is_refused_at_the_step(step: dict) -> None:
+    assert _refused(step).message == "esp32c3 has no eFuse block 'NO_SUCH'"
+
+
+@pytest.mark.parametrize("kind", ["burn_bit", "burn_block_data"])
+def test_arguments_that_are_not_a_mapping_are_refused_at_the_step(kind: str) -> None:
+    _refused({kind: "BLOCK3"})
+
+
+@pytest.mark.parametrize("kind", ["write_protect_efuse", "read_protect_efuse"])
+def test_an_unknown_name_to_protect_is_refused_at_the_step(kind: str) -> None:
+    assert _refused({kind: ["NO_SUCH"]}).message == "esp32c3 has no eFuse field 'NO_SUCH'"
+
+
+def test_write_protect_refuses_a_name_without_a_write_disable_bit() -> None:
+    assert _refused({"write_protect_efuse": ["BLOCK0"]}).message == (
+        "write_protect_efuse: BLOCK0 has no write-disable bit")
+
+
+@pytest.mark.parametrize(("name", "warning"), [
+    ("BLOCK_KEY0", None),
+    ("BLOCK_USR_DATA", "WR_DIS bit 22 protects BLOCK_USR_DATA together with: CUSTOM_MAC"),
+    ("USB_EXCHG_PINS", "WR_DIS bit 30 protects USB_EXCHG_PINS together with: VDD_SPI_AS_GPIO"),
+    ("ERR_RST_ENABLE", "WR_DIS bit 19 protects ERR_RST_ENABLE together with: "
+                       "DISABLE_BLK_VERSION_MAJOR, DISABLE_WAFER_VERSION_MAJOR"),
+])
+def test_write_protect_warns_of_what_else_its_bit_protects(name: str, warning: str | None) -> None:
+    p = plan(C3, EfuseImage.blank(C3), {"write_protect_efuse": [name]})
+    assert [(w.message, str(w.origin)) for w in p.warnings] == (
+        [] if warning is None else [(warning, f"{HERE}: write_protect_efuse")])
