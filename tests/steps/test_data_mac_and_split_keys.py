@@ -14,17 +14,9 @@ from fusebook.errors import InputError, PlanError
 from fusebook.secret import Secret
 from tests.images import with_field
 from tests.plan.helpers import plan
+from tests.plan.helpers import refused_at_step as _refused
 
 C3 = load_chip("esp32c3")
-HERE = "r.yaml:1:5"
-
-
-
-def _refused(step: dict, chip=C3, image: EfuseImage | None = None, cls: type = InputError) -> InputError:
-    with pytest.raises(cls) as caught:
-        plan(chip, image or EfuseImage.blank(chip), step)
-    assert str(caught.value.location) == HERE
-    return caught.value
 
 
 @pytest.mark.parametrize(("offset", "data", "message"), [

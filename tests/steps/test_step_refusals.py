@@ -6,23 +6,16 @@ import pytest
 
 from fusebook.chips.loader import load_chip
 from fusebook.efuse.image import EfuseImage
-from fusebook.errors import InputError, PlanError, SourceLocation
+from fusebook.errors import PlanError, SourceLocation
 from fusebook.plan.operations import Operation, step_requests
 from fusebook.plan.planner import build_plan
 from tests.images import with_field
 from tests.plan.helpers import plan
+from tests.plan.helpers import refused_at_step as _refused
 
 C3 = load_chip("esp32c3")
 ESP32 = load_chip("esp32")
 HERE = "r.yaml:1:5"
-
-
-def _refused(step: dict, chip=C3, image: EfuseImage | None = None, cls: type = InputError) -> InputError:
-    with pytest.raises(cls) as caught:
-        plan(chip, image or EfuseImage.blank(chip), step)
-    assert str(caught.value.location) == HERE
-    return caught.value
-
 
 
 @pytest.mark.parametrize(("bits", "message"), [
