@@ -100,3 +100,16 @@ def test_an_esp32_digest_is_refused_in_a_block_named_for_a_key() -> None:
         p = plan(esp32, blank, {"burn_key_digest": {"block": name, "digest": DIGEST}})
         assert [(ch.field, ch.detail) for ch in p.changes] == [("BLOCK2", None), ("WR_DIS", "bit 8 (BLOCK2)")]
         assert p.after.blocks[2] == int.from_bytes(DIGEST, "little")
+
+
+@pytest.mark.parametrize(("chip", "step"), [
+    ("esp32", {"digest": DIGEST}),
+    ("esp32", {"block": "secure_boot_v2", "digest": DIGEST}),
+    ("esp32c3", {"block": "BLOCK_KEY0", "purpose": "SECURE_BOOT_DIGEST0", "digest": DIGEST}),
+])
+def test_a_digest_stays_readable_even_when_the_step_asks_to_read_protect_it(chip: str, step: dict) -> None:
+    """The ROM reads the digest at every boot: `read_protect: true` on it would brick secure boot."""
+    c, blank = _blank(chip)
+    p = plan(c, blank, {"burn_key_digest": {**step, "read_protect": True}})
+    assert p.after.rd_dis == 0
+    assert "RD_DIS" not in [ch.field for ch in p.changes]
