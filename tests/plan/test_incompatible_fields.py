@@ -7,6 +7,8 @@ chip already; a plan that sets only one of them, or none, goes through.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fusebook.chips.loader import load_chip
@@ -83,3 +85,11 @@ def test_chips_without_the_rom_fault_take_the_pair() -> None:
     assert not c3.incompatible
     p = plan(c3, EfuseImage.blank(c3), {"burn_efuse": {"DIS_USB_JTAG": 1, "DIS_USB_SERIAL_JTAG": 1}})
     assert all(c3.field(name).gather(p.after.blocks[0]) == 1 for name in PAIR)
+
+
+def test_every_group_is_checked_not_only_the_first() -> None:
+    # a chip description with two groups: the first one incomplete must not end the check
+    two = dataclasses.replace(S3, incompatible=(("DIS_PAD_JTAG", "DIS_USB_OTG"), PAIR))
+    with pytest.raises(PlanError) as e:
+        plan(two, _with(), {"burn_efuse": {"DIS_PAD_JTAG": 1, "DIS_USB_JTAG": 1, "DIS_USB_SERIAL_JTAG": 1}})
+    assert e.value.message == MESSAGE
