@@ -16,6 +16,8 @@ from fusebook.chips.loader import chip_names, load_chip
 from fusebook.chips.models import BlockDef, ChipDef, FieldDef
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import InputError, PlanError
+from tests.images import with_field
+from tests.plan.helpers import plan, refused_at_step
 
 CHIPS = chip_names()
 KEY = bytes(range(1, 33))  # a key-like 32 bytes (not a placeholder)
@@ -305,3 +307,21 @@ def test_two_identical_burn_key_steps_are_fine(tmp_path: Path, chip: str, block:
     once = recipe(tmp_path / "once", chip, f"  - burn_key: {{{args}}}\n")
     c = load_chip(chip)
     assert api.plan(loaded, EfuseImage.blank(c)).plan.after == api.plan(once, EfuseImage.blank(c)).plan.after
+
+
+def test_a_write_protected_field_already_at_its_value_is_no_obstacle_to_the_rest_of_its_block() -> None:
+    """Re-running a recipe on a unit where one field is burned and locked burns what is left."""
+    c3 = load_chip("esp32c3")
+    locked = with_field(with_field(EfuseImage.blank(c3), "SOFT_DIS_JTAG", 7), "WR_DIS", 1 << 31)
+    p = plan(c3, locked, {"burn_efuse": {"SOFT_DIS_JTAG": 7, "DIS_USB_JTAG": 1}})
+    assert [(ch.field, ch.after) for ch in p.changes] == [("DIS_USB_JTAG", True)]
+    assert c3.field("DIS_USB_JTAG").gather(p.after.blocks[0]) == 1
+
+
+def test_new_bits_for_read_protected_data_are_refused_with_the_reason_and_what_it_means() -> None:
+    c3 = load_chip("esp32c3")
+    hidden = with_field(EfuseImage.blank(c3), "RD_DIS", 1)  # BLOCK_KEY0 read-protected, still writeable
+    e = refused_at_step({"burn_block_data": {"block": "BLOCK_KEY0", "data": "01"}}, c3, hidden, PlanError)
+    assert (e.message, e.hint) == (
+        "BLOCK_KEY0 is read-protected: its content cannot be compared, so burning it may damage what is there",
+        "read protection is permanent; a read-protected key or data cannot be changed")
