@@ -325,3 +325,18 @@ def test_new_bits_for_read_protected_data_are_refused_with_the_reason_and_what_i
     assert (e.message, e.hint) == (
         "BLOCK_KEY0 is read-protected: its content cannot be compared, so burning it may damage what is there",
         "read protection is permanent; a read-protected key or data cannot be changed")
+
+
+def test_raw_bits_already_burned_under_a_lock_do_not_stop_new_bits_beside_them() -> None:
+    """burn_bit over a locked, already burned bit (SOFT_DIS_JTAG) and a new one (DIS_USB_JTAG)."""
+    c3 = load_chip("esp32c3")
+    locked = with_field(with_field(EfuseImage.blank(c3), "SOFT_DIS_JTAG", 7), "WR_DIS", 1 << 31)
+    p = plan(c3, locked, {"burn_bit": {"block": "BLOCK0", "bits": [48, 41]}})
+    assert p.after.blocks[0] == locked.blocks[0] | (1 << 41)
+    assert [w.new_bits for w in p.writes] == [1 << 41]
+
+
+def test_the_same_change_asked_by_two_steps_is_listed_once() -> None:
+    c3 = load_chip("esp32c3")
+    p = plan(c3, EfuseImage.blank(c3), {"burn_efuse": {"SOFT_DIS_JTAG": 7}}, {"burn_efuse": {"SOFT_DIS_JTAG": 7}})
+    assert [(ch.field, ch.after) for ch in p.changes] == [("SOFT_DIS_JTAG", 7)]
