@@ -18,6 +18,7 @@ from fusebook.errors import PlanError, SourceLocation
 from fusebook.plan.model import Origin
 from fusebook.plan.planner import build_plan
 from fusebook.plan.requests import Request, StepRequests
+from fusebook.secret import Secret
 
 from ..images import with_field
 from .helpers import plan
@@ -136,3 +137,26 @@ def test_a_coding_scheme_already_burned_is_no_change_for_block_data() -> None:
              {"burn_block_data": {"block": "BLOCK3", "data": "01"}})
     assert [(c.label(), c.after) for c in p.changes] == [("BLOCK3 bytes 0..0", "01")]
     assert [w.block_name for w in p.writes] == ["BLOCK3"]
+
+
+# -- secret writes ----------------------------------------------------------------------------
+def _direct(*requests: Request) -> StepRequests:
+    return StepRequests(requests=list(requests))
+
+
+def test_a_secret_write_without_a_key_fingerprint_is_named_by_its_little_endian_content() -> None:
+    at = Origin("secret data", SourceLocation("r.yaml", 1, 5))
+    p = build_plan(ESP32, EfuseImage.blank(ESP32), _direct(Request(3, 0xFFFF, 0xA501, True, "BLOCK3", at, True)))
+    (write,) = p.writes
+    assert write.secret
+    assert write.fingerprint == Secret((0xA501).to_bytes(32, "little")).fingerprint
+
+
+def test_a_write_is_secret_only_when_it_carries_secret_bits() -> None:
+    """A secret already on the chip does not make new public bits beside it secret."""
+    image = EfuseImage.blank(ESP32)
+    image = image.with_blocks((*image.blocks[:3], 0xAB, *image.blocks[4:]))
+    held = Request(3, 0xFF, 0xAB, True, "BLOCK3", Origin("secret", SourceLocation("r.yaml", 1, 5)), True)
+    public = Request(3, 1 << 100, 1 << 100, False, "BLOCK3", Origin("public", SourceLocation("r.yaml", 2, 5)))
+    (write,) = build_plan(ESP32, image, _direct(held, public)).writes
+    assert (write.new_bits, write.secret, write.fingerprint) == (1 << 100, False, None)
