@@ -1,0 +1,63 @@
+"""burn_key against a key block that is not blank: what it holds or what locks it decides.
+
+Pinned word for word, because an operator acts on them at the station: a block holding
+another key (bits cannot go back, and neither key is shown), a write-protected block, and a
+write-protected KEY_PURPOSE holding another purpose. Each is refused at the step, and a
+request into a key block is exact and guarded by the block, so a readable block with a
+different key is never ORed over.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fusebook.chips.loader import load_chip
+from fusebook.efuse.image import EfuseImage
+from fusebook.errors import PlanError
+from fusebook.plan.operations import step_requests
+from tests.images import with_field
+from tests.plan.helpers import ops, refused_at_step
+
+C3 = load_chip("esp32c3")
+KEY = bytes(range(1, 33))
+OTHER = bytes(range(101, 133))
+STEP = {"burn_key": {"block": "BLOCK_KEY0", "purpose": "XTS_AES_128_KEY", "data": KEY.hex()}}
+
+
+def _holding(key: bytes) -> EfuseImage:
+    blank = EfuseImage.blank(C3)
+    k0 = C3.block("BLOCK_KEY0").id
+    return blank.with_blocks(tuple(int.from_bytes(key, "little") if i == k0 else b
+                                   for i, b in enumerate(blank.blocks)))
+
+
+def test_the_key_request_is_exact_and_guarded_by_its_block() -> None:
+    (key,) = [r for r in step_requests(C3, EfuseImage.blank(C3), ops(STEP)).requests if r.name == "BLOCK_KEY0"]
+    assert (key.exact, key.guard, key.secret) == (True, "BLOCK_KEY0", True)
+    assert key.value == int.from_bytes(KEY[::-1], "little")  # an XTS key is burned byte-reversed
+    assert key.mask == (1 << 256) - 1
+
+
+def test_a_block_holding_another_key_is_refused_without_showing_either_key() -> None:
+    e = refused_at_step(STEP, C3, _holding(OTHER), PlanError)
+    assert (e.message, e.hint) == (
+        "BLOCK_KEY0: eFuse bits cannot go from 1 to 0 (on the chip: <secret>, wanted: <secret>)",
+        "this chip already holds another value; it cannot be changed")
+
+
+def test_a_write_protected_key_block_is_refused_naming_the_step() -> None:
+    wr_dis = C3.block("BLOCK_KEY0").wr_dis
+    assert wr_dis is not None
+    e = refused_at_step(STEP, C3, with_field(EfuseImage.blank(C3), "WR_DIS", 1 << wr_dis), PlanError)
+    assert (e.message, e.hint) == (
+        "BLOCK_KEY0 is write-protected on this chip; step 'burn_key' cannot burn it",
+        "write protection is permanent; this unit cannot take the change")
+
+
+@pytest.mark.parametrize("purpose", ["XTS_AES_128_KEY", "HMAC_UP"])
+def test_a_locked_purpose_holding_another_one_is_refused_naming_both(purpose: str) -> None:
+    pf = C3.field("KEY_PURPOSE_0")
+    assert pf.wr_dis is not None
+    step = {"burn_key": {**STEP["burn_key"], "purpose": purpose}}
+    e = refused_at_step(step, C3, with_field(EfuseImage.blank(C3), "WR_DIS", 1 << pf.wr_dis), PlanError)
+    assert e.message == f"burn_key: KEY_PURPOSE_0 is write-protected and holds USER; cannot set {purpose}"
