@@ -61,3 +61,17 @@ def test_a_locked_purpose_holding_another_one_is_refused_naming_both(purpose: st
     step = {"burn_key": {**STEP["burn_key"], "purpose": purpose}}
     e = refused_at_step(step, C3, with_field(EfuseImage.blank(C3), "WR_DIS", 1 << pf.wr_dis), PlanError)
     assert e.message == f"burn_key: KEY_PURPOSE_0 is write-protected and holds USER; cannot set {purpose}"
+
+
+def test_a_block_that_is_not_a_key_block_is_refused_listing_the_key_blocks() -> None:
+    e = refused_at_step({"burn_key": {"block": "BLOCK_USR_DATA", "purpose": "USER", "data": KEY.hex()}}, C3)
+    assert (e.message, e.hint) == (
+        "burn_key: BLOCK_USR_DATA is not a key block",
+        "key blocks: BLOCK_KEY0, BLOCK_KEY1, BLOCK_KEY2, BLOCK_KEY3, BLOCK_KEY4, BLOCK_KEY5")
+
+
+def test_a_placeholder_key_is_refused_at_the_step_with_how_to_make_a_real_one() -> None:
+    e = refused_at_step({"burn_key": {**STEP["burn_key"], "data": "00" * 32}}, C3)
+    assert (e.message, e.hint) == (
+        "burn_key: the key for BLOCK_KEY0 holds a placeholder, not a key: all of its 32 bytes are the same value",
+        "generate a real key, e.g. `espsecure generate-flash-encryption-key KEY.bin`")
