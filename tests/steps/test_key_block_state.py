@@ -16,7 +16,7 @@ from fusebook.efuse.image import EfuseImage
 from fusebook.errors import PlanError
 from fusebook.plan.operations import step_requests
 from tests.images import with_field
-from tests.plan.helpers import ops, refused_at_step
+from tests.plan.helpers import ops, plan, refused_at_step
 
 C3 = load_chip("esp32c3")
 KEY = bytes(range(1, 33))
@@ -75,3 +75,31 @@ def test_a_placeholder_key_is_refused_at_the_step_with_how_to_make_a_real_one() 
     assert (e.message, e.hint) == (
         "burn_key: the key for BLOCK_KEY0 holds a placeholder, not a key: all of its 32 bytes are the same value",
         "generate a real key, e.g. `espsecure generate-flash-encryption-key KEY.bin`")
+
+
+def test_a_key_without_a_purpose_is_refused_at_the_step() -> None:
+    e = refused_at_step({"burn_key": {"block": "BLOCK_KEY0", "data": KEY.hex()}}, C3)
+    assert (e.message, e.hint) == ("burn_key: burn_key needs `purpose:`", None)
+
+
+def test_a_key_of_the_wrong_size_is_refused_with_the_size_the_block_takes() -> None:
+    e = refused_at_step({"burn_key": {**STEP["burn_key"], "data": KEY[:16].hex()}}, C3)
+    assert (e.message, e.hint) == (
+        "burn_key: BLOCK_KEY0 takes a 32-byte key, got 16 bytes",
+        "a raw key file holds exactly the key: 32 bytes (256 bits), e.g. from "
+        "`espsecure generate-flash-encryption-key`")
+
+
+def test_a_two_block_key_of_one_block_size_is_refused_with_the_size_it_takes() -> None:
+    s3 = load_chip("esp32s3")
+    e = refused_at_step({"burn_key": {"block": "BLOCK_KEY0", "purpose": "XTS_AES_256_KEY", "data": KEY.hex()}}, s3)
+    assert (e.message, e.hint) == ("burn_key: XTS_AES_256_KEY takes 64 bytes of key, got 32", None)
+
+
+def test_a_two_block_key_asked_twice_is_planned_once_over_its_two_blocks() -> None:
+    s3 = load_chip("esp32s3")
+    step = {"burn_key": {"block": "BLOCK_KEY1", "purpose": "XTS_AES_256_KEY", "data": bytes(range(1, 65)).hex()}}
+    p = plan(s3, EfuseImage.blank(s3), step, step)
+    purposes = [(ch.field, ch.after) for ch in p.changes if ch.field.startswith("KEY_PURPOSE")]
+    assert purposes == [("KEY_PURPOSE_1", "XTS_AES_256_KEY_1"), ("KEY_PURPOSE_2", "XTS_AES_256_KEY_2")]
+    assert sorted(w.block_name for w in p.writes if w.secret) == ["BLOCK_KEY1", "BLOCK_KEY2"]
