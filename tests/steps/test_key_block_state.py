@@ -103,3 +103,12 @@ def test_a_two_block_key_asked_twice_is_planned_once_over_its_two_blocks() -> No
     purposes = [(ch.field, ch.after) for ch in p.changes if ch.field.startswith("KEY_PURPOSE")]
     assert purposes == [("KEY_PURPOSE_1", "XTS_AES_256_KEY_1"), ("KEY_PURPOSE_2", "XTS_AES_256_KEY_2")]
     assert sorted(w.block_name for w in p.writes if w.secret) == ["BLOCK_KEY1", "BLOCK_KEY2"]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "burn_key: burn_key needs `data:` (hex) or `file:`"),
+    ({"data": "zz"}, "burn_key is not hex bytes"),
+])
+def test_a_missing_or_unreadable_key_is_refused_at_the_step(data: dict[str, str], message: str) -> None:
+    e = refused_at_step({"burn_key": {"block": "BLOCK_KEY0", "purpose": "USER", **data}}, C3)
+    assert e.message == message
