@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusebook.chips.loader import load_chip
+from fusebook.chips.loader import chip_names, load_chip
 from fusebook.efuse.image import EfuseImage
 from fusebook.errors import PlanError
 from fusebook.plan.operations import step_requests
@@ -112,3 +112,14 @@ def test_a_two_block_key_asked_twice_is_planned_once_over_its_two_blocks() -> No
 def test_a_missing_or_unreadable_key_is_refused_at_the_step(data: dict[str, str], message: str) -> None:
     e = refused_at_step({"burn_key": {"block": "BLOCK_KEY0", "purpose": "USER", **data}}, C3)
     assert e.message == message
+
+
+def test_every_key_block_of_a_chip_with_key_purposes_has_a_key_field_spanning_it() -> None:
+    """burn_key sizes a key by that field; the block's own size is only a fallback."""
+    for name in chip_names():
+        chip = load_chip(name)
+        if chip.key_block_names or chip.purposes_by_target:
+            continue  # ESP32 and ESP32-C2 place keys by their own rules
+        for blk in chip.key_blocks:
+            kfield = chip.block_field(blk)
+            assert kfield is not None and kfield.bits == blk.words * 32, (name, blk.name)
