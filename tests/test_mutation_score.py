@@ -80,6 +80,11 @@ def test_each_reason_a_review_stops_standing(status: str | None, mark: str | Non
     assert why in found[name]
 
 
+def test_a_review_of_a_mutant_not_run_yet_is_left_standing() -> None:
+    name = "fusebook.efuse.demo.x_f__mutmut_1"
+    assert tool.stale({name: ("equivalent", "00000000")}, {name: "not checked"}, {name: "00000000"}) == {}
+
+
 def test_stamp_writes_fingerprints_only_where_missing(tmp_path: Path) -> None:
     listed = tmp_path / "reviewed.txt"
     listed.write_text("# header\n\nfusebook.efuse.demo.x_f__mutmut_1  # equivalent: why\n"

@@ -104,6 +104,8 @@ def stale(kinds: dict[str, tuple[str, str | None]], statuses: dict[str, str],
         status = statuses.get(name)
         if status is None:
             found[name] = "no such mutant now"
+        elif status == "not checked":
+            continue  # judged once mutmut has run it
         elif status not in ("survived", "no tests"):
             found[name] = f"listed, but {status}"
         elif mark is None:
